@@ -18,7 +18,7 @@ int log_level(void)
     return atomic_load(&current_level);
 }
 
-static void emit(const char *fmt, va_list ap, const char *suffix)
+PA_PRINTF(1, 0) static void emit(const char *fmt, va_list ap, const char *suffix)
 {
     char line[2048];
     int n = vsnprintf(line, sizeof(line), fmt, ap);
