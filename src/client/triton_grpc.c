@@ -1,0 +1,1215 @@
+/*
+ * Triton over gRPC (inference.GRPCInferenceService), on the gRPC C core API.
+ *
+ * One client instance = one channel, one completion queue for the data plane
+ * (driven only by poll(), on the owning thread) and one pluck queue for the
+ * blocking control-plane calls. Control-plane answers are unpacked with
+ * protobuf-c and turned into the KServe JSON the HTTP backend returns
+ * (grpc_json.c), so model and statistics parsing is shared.
+ *
+ * Data plane. prepare() encodes the constant part of a ModelInferRequest
+ * once as segments that reference the caller's tensor data (grpc_wire.c).
+ * submit() wraps those segments as static slices, adds one more slice with
+ * the per-send fields (request id, sequence parameters) encoded into the
+ * request slot, and hands the lot to gRPC: nothing is copied or allocated
+ * by us beyond the byte buffer gRPC itself needs. This works because a
+ * protobuf parser takes fields in any order and merges map entries, so the
+ * appended `id` and `parameters` entries complete the message.
+ *
+ * Every request occupies a slot. The request id sent to the server is the
+ * slot's index plus a generation counter, so a streamed response finds its
+ * slot in O(1) and a stale id is recognised. Slots are recycled through a
+ * free list; new ones are only made while the number in flight grows.
+ *
+ * Unary mode (sync and async) starts one ModelInfer call per request with
+ * all six ops in one batch. Streaming mode opens one ModelStreamInfer call
+ * per stream index on first use; requests are written one at a time (gRPC
+ * allows one outstanding write per call) from a FIFO, one read is always
+ * outstanding, and responses are matched by id. A response is final when
+ * its `triton_final_response` parameter is absent or true, and null when it
+ * is final with no outputs (spec 06 §2). If the stream ends, every request
+ * still on it fails with the stream's status and the next submit opens a
+ * new stream.
+ *
+ * Timing (spec 06 §2): send_ns = marshalling (building the byte buffer),
+ * recv_ns = unmarshalling (scanning the response), total_ns = submit to the
+ * end of the final response's processing.
+ */
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/impl/codegen/compression_types.h>
+#include <grpc/slice.h>
+#include <grpc/support/time.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/options.h"
+#include "client/backends.h"
+#include "client/grpc_json.h"
+#include "client/grpc_wire.h"
+#include "core/clock.h"
+#include "core/xalloc.h"
+#include "grpc_service.pb-c.h"
+#include "core/banned.h"
+
+#define SVC "/inference.GRPCInferenceService/"
+#define SLOT_INDEX_BITS 24
+#define SLOT_INDEX_MASK ((1u << SLOT_INDEX_BITS) - 1)
+#define CLOSE_GRACE_MS 2000
+
+enum ctl_method {
+    CM_SERVER_METADATA,
+    CM_MODEL_METADATA,
+    CM_MODEL_CONFIG,
+    CM_MODEL_STATISTICS,
+    CM_TRACE_SETTING,
+    CM_SYS_SHM_REGISTER,
+    CM_SYS_SHM_UNREGISTER,
+    CM_CUDA_SHM_REGISTER,
+    CM_CUDA_SHM_UNREGISTER,
+    CM_COUNT
+};
+
+static const char *const ctl_path[CM_COUNT] = {
+    [CM_SERVER_METADATA] = SVC "ServerMetadata",
+    [CM_MODEL_METADATA] = SVC "ModelMetadata",
+    [CM_MODEL_CONFIG] = SVC "ModelConfig",
+    [CM_MODEL_STATISTICS] = SVC "ModelStatistics",
+    [CM_TRACE_SETTING] = SVC "TraceSetting",
+    [CM_SYS_SHM_REGISTER] = SVC "SystemSharedMemoryRegister",
+    [CM_SYS_SHM_UNREGISTER] = SVC "SystemSharedMemoryUnregister",
+    [CM_CUDA_SHM_REGISTER] = SVC "CudaSharedMemoryRegister",
+    [CM_CUDA_SHM_UNREGISTER] = SVC "CudaSharedMemoryUnregister",
+};
+
+enum tag_kind { T_UNARY, T_S_READ, T_S_WRITE, T_S_STATUS, T_S_CLOSE };
+
+struct gtag {
+    enum tag_kind kind;
+    void *obj;
+};
+
+struct gstream;
+
+struct slot {
+    struct gtag tag;            /* unary completion */
+    uint32_t index;
+    uint32_t gen;
+    bool busy;
+    bool answered;              /* final response (or failure) delivered */
+    void *user_tag;
+    struct gstream *stream;     /* streaming mode */
+    grpc_call *call;            /* unary mode */
+    grpc_byte_buffer *send_bb;  /* until the write completes */
+    grpc_byte_buffer *recv_bb;
+    grpc_metadata_array init_md, trail_md;
+    grpc_status_code status;
+    grpc_slice details;
+    uint64_t start_ns, send_ns;
+    unsigned char suffix[GW_SEND_MAX];
+    struct slot *next;          /* free list or stream write queue */
+};
+
+struct gstream {
+    struct gtag t_read, t_write, t_status, t_close;
+    struct gctx *g;
+    grpc_call *call;
+    bool dead;                  /* status received: no new work */
+    bool writing, md_sent, first_read;
+    struct slot *wq_head, *wq_tail; /* head is being written while `writing` */
+    grpc_byte_buffer *recv_bb;
+    grpc_metadata_array init_md, trail_md;
+    grpc_status_code status;
+    grpc_slice details;
+    int ops;                    /* batches started and not completed */
+    size_t in_flight;
+};
+
+struct gctx {
+    struct pa_client *c;
+    grpc_channel *channel;
+    grpc_completion_queue *cq;      /* data plane */
+    grpc_completion_queue *ctl_cq;  /* control plane (pluck) */
+    void *m_infer, *m_stream, *m_ctl[CM_COUNT];
+    grpc_metadata *md;              /* -H headers, then the compression entry */
+    size_t n_md_ctl, n_md_infer;
+    struct slot **slots;
+    size_t n_slots, cap_slots;
+    struct slot *free_slots;
+    size_t in_flight;
+    long ops;                       /* unary calls + stream batches outstanding */
+    struct gstream **streams;
+    size_t n_streams;
+    grpc_slice *slices;             /* submit scratch: segments + suffix */
+    size_t cap_slices;
+    unsigned char *rx;              /* contiguous copy of a multi-slice response */
+    size_t rx_cap;
+    struct gw_response view;        /* the response being delivered */
+    char errbuf[PA_ERR_MSG_MAX];
+    bool closing;                   /* close(): drain without callbacks */
+    struct gw_param *params;        /* --request-parameter */
+    size_t n_params;
+};
+
+struct pa_prepared {
+    struct gw_request req;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static int status_code(grpc_status_code s)
+{
+    return s == GRPC_STATUS_UNAVAILABLE ? PA_ECONN : PA_ESERVER;
+}
+
+/* The gRPC status message, as the original surfaces it. */
+static void status_text(char *out, size_t n, grpc_status_code s, grpc_slice details)
+{
+    size_t len = GRPC_SLICE_LENGTH(details);
+    if (len)
+        snprintf(out, n, "%.*s", (int)(len < INT_MAX ? len : INT_MAX),
+                 (const char *)GRPC_SLICE_START_PTR(details));
+    else
+        snprintf(out, n, "gRPC call failed with status %d", (int)s);
+}
+
+/* Contiguous bytes of a received message: the slice itself when there is
+ * one, otherwise a copy in g->rx (which only ever grows). */
+static const unsigned char *bb_bytes(struct gctx *g, grpc_byte_buffer *bb, size_t *len)
+{
+    if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
+        bb->data.raw.slice_buffer.count == 1) {
+        /* By reference: an inlined slice keeps its bytes inside the struct. */
+        const grpc_slice *s = &bb->data.raw.slice_buffer.slices[0];
+        *len = GRPC_SLICE_LENGTH(*s);
+        return GRPC_SLICE_START_PTR(*s);
+    }
+    size_t total = grpc_byte_buffer_length(bb);
+    if (total > g->rx_cap) {
+        free(g->rx);
+        g->rx_cap = total;
+        g->rx = xmalloc(total);
+    }
+    grpc_byte_buffer_reader r;
+    size_t off = 0;
+    if (grpc_byte_buffer_reader_init(&r, bb)) {
+        grpc_slice s;
+        while (grpc_byte_buffer_reader_next(&r, &s)) {
+            size_t n = GRPC_SLICE_LENGTH(s);
+            if (off + n > g->rx_cap) { /* decompressed beyond the length estimate */
+                g->rx_cap = 2 * (off + n);
+                g->rx = xrealloc(g->rx, g->rx_cap);
+            }
+            memcpy(g->rx + off, GRPC_SLICE_START_PTR(s), n);
+            off += n;
+            grpc_slice_unref(s);
+        }
+        grpc_byte_buffer_reader_destroy(&r);
+    }
+    *len = off;
+    return g->rx;
+}
+
+static gpr_timespec deadline_ms(int ms)
+{
+    if (ms < 0)
+        return gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+/* ------------------------------------------------------------------ slots */
+
+static struct slot *slot_get(struct gctx *g)
+{
+    struct slot *s = g->free_slots;
+    if (s) {
+        g->free_slots = s->next;
+    } else {
+        if (g->n_slots == g->cap_slots) {
+            g->cap_slots = g->cap_slots ? 2 * g->cap_slots : 16;
+            g->slots = xreallocarray(g->slots, g->cap_slots, sizeof(*g->slots));
+        }
+        s = xcalloc(1, sizeof(*s));
+        s->index = (uint32_t)g->n_slots;
+        s->tag = (struct gtag){T_UNARY, s};
+        g->slots[g->n_slots++] = s;
+    }
+    s->gen++;
+    s->busy = true;
+    s->answered = false;
+    s->stream = NULL;
+    s->call = NULL;
+    s->send_bb = s->recv_bb = NULL;
+    s->next = NULL;
+    return s;
+}
+
+static void slot_put(struct gctx *g, struct slot *s)
+{
+    s->busy = false;
+    s->next = g->free_slots;
+    g->free_slots = s;
+}
+
+static uint64_t slot_id(const struct slot *s)
+{
+    return ((uint64_t)s->gen << SLOT_INDEX_BITS) | s->index;
+}
+
+/* Hands one response to the caller. view may be NULL (failure). */
+static void deliver(struct gctx *g, struct slot *s, bool final, int error, const char *msg,
+                    uint64_t arrival, uint64_t recv_ns)
+{
+    if (final) {
+        s->answered = true;
+        g->in_flight--;
+        if (s->stream)
+            s->stream->in_flight--;
+    }
+    struct pa_client *c = g->c;
+    if (g->closing || !c->on_response)
+        return;
+    struct pa_response r = {
+        .tag = s->user_tag,
+        .arrival_ns = arrival,
+        .final = final,
+        .null_response = final && !error && g->view.n_outputs == 0,
+        .error = error,
+        .error_msg = error ? msg : NULL,
+        .backend_data = error ? NULL : &g->view,
+    };
+    if (final) {
+        uint64_t end = clock_now_ns();
+        r.send_ns = s->send_ns;
+        r.recv_ns = recv_ns;
+        r.total_ns = end - s->start_ns;
+    }
+    c->on_response(c->on_response_arg, &r);
+}
+
+/* ---------------------------------------------------------------- unary */
+
+static void unary_release(struct slot *s)
+{
+    if (s->send_bb)
+        grpc_byte_buffer_destroy(s->send_bb);
+    if (s->recv_bb)
+        grpc_byte_buffer_destroy(s->recv_bb);
+    s->send_bb = s->recv_bb = NULL;
+    grpc_metadata_array_destroy(&s->init_md);
+    grpc_metadata_array_destroy(&s->trail_md);
+    grpc_slice_unref(s->details);
+    grpc_call_unref(s->call);
+    s->call = NULL;
+}
+
+static void unary_start(struct gctx *g, struct slot *s)
+{
+    s->call = grpc_channel_create_registered_call(g->channel, NULL, GRPC_PROPAGATE_DEFAULTS, g->cq,
+                                                  g->m_infer,
+                                                  gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_metadata_array_init(&s->init_md);
+    grpc_metadata_array_init(&s->trail_md);
+    s->details = grpc_empty_slice();
+    grpc_op ops[6];
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = g->n_md_infer;
+    ops[0].data.send_initial_metadata.metadata = g->md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = s->send_bb;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->init_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &s->recv_bb;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &s->trail_md;
+    ops[5].data.recv_status_on_client.status = &s->status;
+    ops[5].data.recv_status_on_client.status_details = &s->details;
+    grpc_call_error rc = grpc_call_start_batch(s->call, ops, 6, &s->tag, NULL);
+    if (rc != GRPC_CALL_OK) {
+        snprintf(g->errbuf, sizeof(g->errbuf), "cannot start the ModelInfer call: %s",
+                 grpc_call_error_to_string(rc));
+        unary_release(s);
+        deliver(g, s, true, PA_EINTERNAL, g->errbuf, clock_now_ns(), 0);
+        slot_put(g, s);
+        return;
+    }
+    g->ops++;
+}
+
+static void unary_done(struct gctx *g, struct slot *s)
+{
+    g->ops--;
+    uint64_t t0 = clock_now_ns();
+    int error = PA_OK;
+    if (s->status != GRPC_STATUS_OK) {
+        status_text(g->errbuf, sizeof(g->errbuf), s->status, s->details);
+        error = status_code(s->status);
+    } else if (!s->recv_bb) {
+        snprintf(g->errbuf, sizeof(g->errbuf), "the server sent no ModelInferResponse");
+        error = PA_EPROTO;
+    } else {
+        size_t len;
+        const unsigned char *p = bb_bytes(g, s->recv_bb, &len);
+        if (gw_parse_infer_response(p, len, &g->view) != PA_OK) {
+            snprintf(g->errbuf, sizeof(g->errbuf), "failed to parse the ModelInferResponse");
+            error = PA_EPROTO;
+        }
+    }
+    uint64_t t1 = clock_now_ns();
+    /* A unary answer is the whole answer, whatever its final flag says. */
+    deliver(g, s, true, error, g->errbuf, t0, t1 - t0);
+    unary_release(s);
+    slot_put(g, s);
+}
+
+/* --------------------------------------------------------------- streams */
+
+static void stream_free_if_idle(struct gctx *g, struct gstream *st)
+{
+    if (!st->dead || st->ops)
+        return;
+    grpc_metadata_array_destroy(&st->init_md);
+    grpc_metadata_array_destroy(&st->trail_md);
+    grpc_slice_unref(st->details);
+    grpc_call_unref(st->call);
+    free(st);
+    (void)g;
+}
+
+static void stream_read(struct gctx *g, struct gstream *st)
+{
+    grpc_op ops[2];
+    size_t n = 0;
+    memset(ops, 0, sizeof(ops));
+    if (st->first_read) {
+        ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+        ops[n++].data.recv_initial_metadata.recv_initial_metadata = &st->init_md;
+        st->first_read = false;
+    }
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n++].data.recv_message.recv_message = &st->recv_bb;
+    if (grpc_call_start_batch(st->call, ops, n, &st->t_read, NULL) == GRPC_CALL_OK) {
+        st->ops++;
+        g->ops++;
+    }
+}
+
+static struct gstream *stream_open(struct gctx *g)
+{
+    struct gstream *st = xcalloc(1, sizeof(*st));
+    st->g = g;
+    st->t_read = (struct gtag){T_S_READ, st};
+    st->t_write = (struct gtag){T_S_WRITE, st};
+    st->t_status = (struct gtag){T_S_STATUS, st};
+    st->t_close = (struct gtag){T_S_CLOSE, st};
+    st->call = grpc_channel_create_registered_call(g->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
+                                                   g->cq, g->m_stream,
+                                                   gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_metadata_array_init(&st->init_md);
+    grpc_metadata_array_init(&st->trail_md);
+    st->details = grpc_empty_slice();
+    st->first_read = true;
+
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op.data.recv_status_on_client.trailing_metadata = &st->trail_md;
+    op.data.recv_status_on_client.status = &st->status;
+    op.data.recv_status_on_client.status_details = &st->details;
+    if (grpc_call_start_batch(st->call, &op, 1, &st->t_status, NULL) == GRPC_CALL_OK) {
+        st->ops++;
+        g->ops++;
+    } else {
+        st->dead = true;
+        st->status = GRPC_STATUS_INTERNAL;
+    }
+    if (!st->dead)
+        stream_read(g, st);
+    return st;
+}
+
+static void stream_write_head(struct gctx *g, struct gstream *st)
+{
+    grpc_op ops[2];
+    size_t n = 0;
+    memset(ops, 0, sizeof(ops));
+    if (!st->md_sent) {
+        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+        ops[n].data.send_initial_metadata.count = g->n_md_infer;
+        ops[n++].data.send_initial_metadata.metadata = g->md;
+    }
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = st->wq_head->send_bb;
+    if (grpc_call_start_batch(st->call, ops, n, &st->t_write, NULL) == GRPC_CALL_OK) {
+        st->md_sent = true;
+        st->writing = true;
+        st->ops++;
+        g->ops++;
+    }
+}
+
+/* Drops a slot's request bytes; frees the slot once it is also answered. */
+static void slot_sent(struct gctx *g, struct slot *s)
+{
+    if (s->send_bb)
+        grpc_byte_buffer_destroy(s->send_bb);
+    s->send_bb = NULL;
+    if (s->answered)
+        slot_put(g, s);
+}
+
+/* The stream is over: fail what is still on it and let it go. */
+static void stream_dead(struct gctx *g, struct gstream *st)
+{
+    st->dead = true;
+    for (size_t i = 0; i < g->n_streams; i++) {
+        if (g->streams[i] == st)
+            g->streams[i] = NULL;
+    }
+    if (st->status == GRPC_STATUS_OK)
+        snprintf(g->errbuf, sizeof(g->errbuf), "the server closed the inference stream");
+    else
+        status_text(g->errbuf, sizeof(g->errbuf), st->status, st->details);
+    uint64_t now = clock_now_ns();
+    for (size_t i = 0; i < g->n_slots && st->in_flight; i++) {
+        struct slot *s = g->slots[i];
+        if (s->busy && s->stream == st && !s->answered) {
+            deliver(g, s, true, status_code(st->status), g->errbuf, now, 0);
+            if (!s->send_bb) /* already written: nothing else refers to it */
+                slot_put(g, s);
+        }
+    }
+    /* Requests never handed to gRPC: the slot is ours to drop now. */
+    struct slot *s = st->writing ? st->wq_head->next : st->wq_head;
+    if (st->writing)
+        st->wq_head->next = NULL;
+    else
+        st->wq_head = st->wq_tail = NULL;
+    while (s) {
+        struct slot *next = s->next;
+        slot_sent(g, s);
+        s = next;
+    }
+}
+
+static void stream_on_write(struct gctx *g, struct gstream *st)
+{
+    st->ops--;
+    g->ops--;
+    st->writing = false;
+    struct slot *s = st->wq_head;
+    st->wq_head = s->next;
+    if (!st->wq_head)
+        st->wq_tail = NULL;
+    slot_sent(g, s);
+    if (!st->dead && st->wq_head)
+        stream_write_head(g, st);
+    stream_free_if_idle(g, st);
+}
+
+/* Returns the number of responses delivered (0 or 1). */
+static int stream_on_read(struct gctx *g, struct gstream *st, bool ok)
+{
+    st->ops--;
+    g->ops--;
+    grpc_byte_buffer *bb = st->recv_bb;
+    st->recv_bb = NULL;
+    if (!ok || !bb) { /* the stream is ending; its status tells why */
+        stream_free_if_idle(g, st);
+        return 0;
+    }
+    int delivered = 0;
+    uint64_t t0 = clock_now_ns();
+    size_t len;
+    const unsigned char *p = bb_bytes(g, bb, &len);
+    uint64_t id;
+    if (gw_parse_stream_response(p, len, &g->view) == PA_OK &&
+        gw_parse_id(g->view.id, g->view.id_len, &id)) {
+        uint32_t index = (uint32_t)(id & SLOT_INDEX_MASK);
+        uint32_t gen = (uint32_t)(id >> SLOT_INDEX_BITS);
+        struct slot *s = index < g->n_slots ? g->slots[index] : NULL;
+        /* Responses for unknown or stale ids are dropped. */
+        if (s && s->busy && !s->answered && s->gen == gen && s->stream == st) {
+            bool failed = g->view.error && g->view.error_len;
+            bool final = failed || gw_is_final(&g->view);
+            if (failed)
+                snprintf(g->errbuf, sizeof(g->errbuf), "%.*s", (int)g->view.error_len,
+                         g->view.error);
+            uint64_t t1 = clock_now_ns();
+            deliver(g, s, final, failed ? PA_ESERVER : PA_OK, g->errbuf, t0, t1 - t0);
+            delivered = 1;
+            if (final && !s->send_bb)
+                slot_put(g, s);
+        }
+    }
+    grpc_byte_buffer_destroy(bb);
+    if (!st->dead)
+        stream_read(g, st);
+    stream_free_if_idle(g, st);
+    return delivered;
+}
+
+static void stream_submit(struct gctx *g, struct slot *s, uint32_t index)
+{
+    if (index >= g->n_streams) {
+        size_t n = (size_t)index + 1;
+        g->streams = xreallocarray(g->streams, n, sizeof(*g->streams));
+        memset(g->streams + g->n_streams, 0, (n - g->n_streams) * sizeof(*g->streams));
+        g->n_streams = n;
+    }
+    struct gstream *st = g->streams[index];
+    if (!st)
+        st = g->streams[index] = stream_open(g);
+    s->stream = st;
+    st->in_flight++;
+    if (st->dead) {
+        snprintf(g->errbuf, sizeof(g->errbuf), "cannot start the ModelStreamInfer call");
+        deliver(g, s, true, PA_EINTERNAL, g->errbuf, clock_now_ns(), 0);
+        g->streams[index] = NULL;
+        slot_sent(g, s);
+        stream_free_if_idle(g, st);
+        return;
+    }
+    if (st->wq_tail)
+        st->wq_tail->next = s;
+    else
+        st->wq_head = s;
+    st->wq_tail = s;
+    if (!st->writing)
+        stream_write_head(g, st);
+}
+
+/* -------------------------------------------------------------- data plane */
+
+static int g_prepare(struct pa_client *c, const struct pa_infer_desc *desc,
+                     struct pa_prepared **out, struct pa_err *err)
+{
+    struct gctx *g = c->ctx;
+    struct pa_prepared *p = xcalloc(1, sizeof(*p));
+    int rc = gw_request_build(desc, g->params, g->n_params, &p->req, err);
+    if (rc != PA_OK) {
+        free(p);
+        return rc;
+    }
+    if (p->req.n_segs + 1 > g->cap_slices) {
+        g->cap_slices = p->req.n_segs + 1;
+        g->slices = xreallocarray(g->slices, g->cap_slices, sizeof(*g->slices));
+    }
+    *out = p;
+    return PA_OK;
+}
+
+static void g_prepared_free(struct pa_client *c, struct pa_prepared *p)
+{
+    (void)c;
+    gw_request_release(&p->req);
+    free(p);
+}
+
+static int g_submit(struct pa_client *c, struct pa_prepared *p, const struct pa_send *send,
+                    struct pa_err *err)
+{
+    struct gctx *g = c->ctx;
+    (void)err;
+    struct slot *s = slot_get(g);
+    s->user_tag = send->tag;
+    s->start_ns = clock_now_ns();
+    size_t n = p->req.n_segs;
+    for (size_t i = 0; i < n; i++)
+        g->slices[i] = grpc_slice_from_static_buffer(p->req.segs[i].data, p->req.segs[i].len);
+    size_t sl = gw_encode_send(s->suffix, slot_id(s), send);
+    g->slices[n] = grpc_slice_from_static_buffer(s->suffix, sl);
+    s->send_bb = grpc_raw_byte_buffer_create(g->slices, n + 1);
+    s->send_ns = clock_now_ns() - s->start_ns;
+    g->in_flight++;
+    if (c->opts->streaming)
+        stream_submit(g, s, send->stream);
+    else
+        unary_start(g, s);
+    return PA_OK;
+}
+
+static int dispatch(struct gctx *g, grpc_event ev)
+{
+    struct gtag *t = ev.tag;
+    switch (t->kind) {
+    case T_UNARY:
+        unary_done(g, t->obj);
+        return 1;
+    case T_S_READ:
+        return stream_on_read(g, t->obj, ev.success != 0);
+    case T_S_WRITE:
+        stream_on_write(g, t->obj);
+        return 0;
+    case T_S_STATUS: {
+        struct gstream *st = t->obj;
+        st->ops--;
+        g->ops--;
+        size_t before = g->in_flight;
+        stream_dead(g, st);
+        stream_free_if_idle(g, st);
+        return (int)(before - g->in_flight);
+    }
+    case T_S_CLOSE: {
+        struct gstream *st = t->obj;
+        st->ops--;
+        g->ops--;
+        stream_free_if_idle(g, st);
+        return 0;
+    }
+    }
+    return 0;
+}
+
+static int g_poll(struct pa_client *c, int timeout_ms, struct pa_err *err)
+{
+    struct gctx *g = c->ctx;
+    (void)err;
+    int delivered = 0;
+    gpr_timespec deadline = deadline_ms(timeout_ms);
+    for (;;) {
+        if (g->ops == 0)
+            return delivered;
+        grpc_event ev = grpc_completion_queue_next(g->cq, deadline, NULL);
+        if (ev.type != GRPC_OP_COMPLETE)
+            return delivered;
+        delivered += dispatch(g, ev);
+        /* After the first event, only take what is already there. */
+        if (delivered > 0 || timeout_ms >= 0)
+            deadline = gpr_time_0(GPR_CLOCK_MONOTONIC);
+    }
+}
+
+static size_t g_in_flight(const struct pa_client *c)
+{
+    const struct gctx *g = c->ctx;
+    return g->in_flight;
+}
+
+static int g_output(const struct pa_client *c, const struct pa_response *r, const char *name,
+                    const void **data, size_t *byte_size, struct pa_err *err)
+{
+    (void)c;
+    const struct gw_response *v = r->backend_data;
+    size_t len = strlen(name);
+    for (size_t i = 0; v && i < v->n_outputs && i < GW_MAX_OUTPUTS; i++) {
+        const struct gw_output *o = &v->outputs[i];
+        if (o->name_len == len && memcmp(o->name, name, len) == 0) {
+            if (i >= v->n_raw)
+                break;
+            *data = o->data;
+            *byte_size = o->len;
+            return PA_OK;
+        }
+    }
+    return pa_errorf(err, PA_EPROTO, "output '%s' is missing from the response", name);
+}
+
+/* ------------------------------------------------------------ control plane */
+
+/* One blocking unary call. *out (if resp_desc) is the unpacked answer. */
+static int ctl_call(struct gctx *g, enum ctl_method m, const ProtobufCMessage *req,
+                    const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **out,
+                    struct pa_err *err)
+{
+    size_t len = protobuf_c_message_get_packed_size(req);
+    unsigned char *body = xmalloc(len ? len : 1);
+    protobuf_c_message_pack(req, body);
+    grpc_slice slice = grpc_slice_new(body, len, free);
+    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+
+    grpc_call *call = grpc_channel_create_registered_call(
+        g->channel, NULL, GRPC_PROPAGATE_DEFAULTS, g->ctl_cq, g->m_ctl[m],
+        gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_metadata_array init_md, trail_md;
+    grpc_metadata_array_init(&init_md);
+    grpc_metadata_array_init(&trail_md);
+    grpc_byte_buffer *recv = NULL;
+    grpc_status_code status = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+    grpc_op ops[6];
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = g->n_md_ctl;
+    ops[0].data.send_initial_metadata.metadata = g->md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &trail_md;
+    ops[5].data.recv_status_on_client.status = &status;
+    ops[5].data.recv_status_on_client.status_details = &details;
+
+    int rc = PA_OK;
+    int done_tag;
+    grpc_call_error ce = grpc_call_start_batch(call, ops, 6, &done_tag, NULL);
+    if (ce != GRPC_CALL_OK) {
+        rc = pa_errorf(err, PA_EINTERNAL, "cannot start the gRPC call: %s",
+                       grpc_call_error_to_string(ce));
+    } else {
+        grpc_event ev = grpc_completion_queue_pluck(g->ctl_cq, &done_tag,
+                                                    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type != GRPC_OP_COMPLETE) {
+            rc = pa_errorf(err, PA_EINTERNAL, "the gRPC call did not complete");
+        } else if (status != GRPC_STATUS_OK) {
+            char msg[PA_ERR_MSG_MAX];
+            status_text(msg, sizeof(msg), status, details);
+            rc = pa_errorf(err, status_code(status), "%s", msg);
+        } else if (resp_desc) {
+            size_t n = 0;
+            const unsigned char *p = recv ? bb_bytes(g, recv, &n) : (const unsigned char *)"";
+            *out = protobuf_c_message_unpack(resp_desc, NULL, n, p);
+            if (!*out)
+                rc = pa_errorf(err, PA_EPROTO, "failed to parse the %s response",
+                               ctl_path[m] + strlen(SVC));
+        }
+    }
+    grpc_byte_buffer_destroy(send);
+    if (recv)
+        grpc_byte_buffer_destroy(recv);
+    grpc_metadata_array_destroy(&init_md);
+    grpc_metadata_array_destroy(&trail_md);
+    grpc_slice_unref(details);
+    grpc_call_unref(call);
+    return rc;
+}
+
+/* protobuf-c string fields are `char *` but packing never writes to them. */
+static char *str(const char *s)
+{
+    union {
+        const char *c;
+        char *m;
+    } u = {.c = s ? s : ""};
+    return u.m;
+}
+
+static int g_server_metadata(struct pa_client *c, cJSON **out, struct pa_err *err)
+{
+    Inference__ServerMetadataRequest rq;
+    inference__server_metadata_request__init(&rq);
+    ProtobufCMessage *rs = NULL;
+    int rc = ctl_call(c->ctx, CM_SERVER_METADATA, &rq.base,
+                      &inference__server_metadata_response__descriptor, &rs, err);
+    if (rc != PA_OK)
+        return rc;
+    *out = grpc_json_from_message(rs);
+    protobuf_c_message_free_unpacked(rs, NULL);
+    return PA_OK;
+}
+
+static int g_model_metadata(struct pa_client *c, const char *name, const char *version,
+                            cJSON **out, struct pa_err *err)
+{
+    Inference__ModelMetadataRequest rq;
+    inference__model_metadata_request__init(&rq);
+    rq.name = str(name);
+    rq.version = str(version);
+    ProtobufCMessage *rs = NULL;
+    int rc = ctl_call(c->ctx, CM_MODEL_METADATA, &rq.base,
+                      &inference__model_metadata_response__descriptor, &rs, err);
+    if (rc != PA_OK)
+        return rc;
+    *out = grpc_json_from_message(rs);
+    protobuf_c_message_free_unpacked(rs, NULL);
+    return PA_OK;
+}
+
+static int g_model_config(struct pa_client *c, const char *name, const char *version,
+                          cJSON **out, struct pa_err *err)
+{
+    Inference__ModelConfigRequest rq;
+    inference__model_config_request__init(&rq);
+    rq.name = str(name);
+    rq.version = str(version);
+    ProtobufCMessage *rs = NULL;
+    int rc = ctl_call(c->ctx, CM_MODEL_CONFIG, &rq.base,
+                      &inference__model_config_response__descriptor, &rs, err);
+    if (rc != PA_OK)
+        return rc;
+    /* The HTTP API returns the config itself, not {"config": ...}. */
+    const Inference__ModelConfigResponse *cr = (const Inference__ModelConfigResponse *)rs;
+    *out = cr->config ? grpc_json_from_message(&cr->config->base) : cJSON_CreateObject();
+    protobuf_c_message_free_unpacked(rs, NULL);
+    return PA_OK;
+}
+
+static int g_model_statistics(struct pa_client *c, const char *name, const char *version,
+                              cJSON **out, struct pa_err *err)
+{
+    Inference__ModelStatisticsRequest rq;
+    inference__model_statistics_request__init(&rq);
+    rq.name = str(name);
+    rq.version = str(version);
+    ProtobufCMessage *rs = NULL;
+    int rc = ctl_call(c->ctx, CM_MODEL_STATISTICS, &rq.base,
+                      &inference__model_statistics_response__descriptor, &rs, err);
+    if (rc != PA_OK)
+        return rc;
+    *out = grpc_json_from_message(rs);
+    grpc_json_complete_stats(*out);
+    protobuf_c_message_free_unpacked(rs, NULL);
+    return PA_OK;
+}
+
+#define MAX_TRACE_KEYS 16
+#define MAX_TRACE_VALUES 16
+
+static int g_trace_settings(struct pa_client *c, const cJSON *settings, struct pa_err *err)
+{
+    Inference__TraceSettingRequest rq;
+    Inference__TraceSettingRequest__SettingsEntry ent[MAX_TRACE_KEYS];
+    Inference__TraceSettingRequest__SettingsEntry *pent[MAX_TRACE_KEYS];
+    Inference__TraceSettingRequest__SettingValue val[MAX_TRACE_KEYS];
+    char *strs[MAX_TRACE_KEYS][MAX_TRACE_VALUES];
+    size_t n = 0;
+    inference__trace_setting_request__init(&rq);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, settings) {
+        if (n == MAX_TRACE_KEYS)
+            return pa_errorf(err, PA_EINVAL, "too many trace settings");
+        size_t nv = 0;
+        if (cJSON_IsString(it)) {
+            strs[n][nv++] = it->valuestring;
+        } else if (cJSON_IsArray(it)) {
+            const cJSON *x;
+            cJSON_ArrayForEach(x, it) {
+                if (cJSON_IsString(x) && nv < MAX_TRACE_VALUES)
+                    strs[n][nv++] = x->valuestring;
+            }
+        }
+        inference__trace_setting_request__setting_value__init(&val[n]);
+        val[n].value = strs[n];
+        val[n].n_value = nv;
+        inference__trace_setting_request__settings_entry__init(&ent[n]);
+        ent[n].key = it->string;
+        ent[n].value = &val[n];
+        pent[n] = &ent[n];
+        n++;
+    }
+    rq.settings = pent;
+    rq.n_settings = n;
+    ProtobufCMessage *rs = NULL;
+    int rc = ctl_call(c->ctx, CM_TRACE_SETTING, &rq.base,
+                      &inference__trace_setting_response__descriptor, &rs, err);
+    if (rs)
+        protobuf_c_message_free_unpacked(rs, NULL);
+    return rc;
+}
+
+static int g_register_system_shm(struct pa_client *c, const char *region, const char *key,
+                                 uint64_t offset, uint64_t byte_size, struct pa_err *err)
+{
+    Inference__SystemSharedMemoryRegisterRequest rq;
+    inference__system_shared_memory_register_request__init(&rq);
+    rq.name = str(region);
+    rq.key = str(key);
+    rq.offset = offset;
+    rq.byte_size = byte_size;
+    return ctl_call(c->ctx, CM_SYS_SHM_REGISTER, &rq.base, NULL, NULL, err);
+}
+
+static int g_register_cuda_shm(struct pa_client *c, const char *region, const void *raw_handle,
+                               size_t handle_size, int64_t device_id, uint64_t byte_size,
+                               struct pa_err *err)
+{
+    Inference__CudaSharedMemoryRegisterRequest rq;
+    inference__cuda_shared_memory_register_request__init(&rq);
+    rq.name = str(region);
+    union {
+        const void *c;
+        uint8_t *m;
+    } h = {.c = raw_handle};
+    rq.raw_handle.data = h.m;
+    rq.raw_handle.len = handle_size;
+    rq.device_id = device_id;
+    rq.byte_size = byte_size;
+    return ctl_call(c->ctx, CM_CUDA_SHM_REGISTER, &rq.base, NULL, NULL, err);
+}
+
+static int g_unregister_system_shm(struct pa_client *c, const char *region, struct pa_err *err)
+{
+    Inference__SystemSharedMemoryUnregisterRequest rq;
+    inference__system_shared_memory_unregister_request__init(&rq);
+    rq.name = str(region);
+    return ctl_call(c->ctx, CM_SYS_SHM_UNREGISTER, &rq.base, NULL, NULL, err);
+}
+
+static int g_unregister_cuda_shm(struct pa_client *c, const char *region, struct pa_err *err)
+{
+    Inference__CudaSharedMemoryUnregisterRequest rq;
+    inference__cuda_shared_memory_unregister_request__init(&rq);
+    rq.name = str(region);
+    return ctl_call(c->ctx, CM_CUDA_SHM_UNREGISTER, &rq.base, NULL, NULL, err);
+}
+
+/* ------------------------------------------------------------ open / close */
+
+static char *read_file(const char *path, struct pa_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        pa_errorf(err, PA_EIO, "cannot open '%s'", path);
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *s = xmalloc(cap);
+    size_t n;
+    while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len <= 1)
+            s = xrealloc(s, cap *= 2);
+    }
+    fclose(f);
+    s[len] = '\0';
+    return s;
+}
+
+static grpc_channel_credentials *make_creds(const struct pa_options *o, struct pa_err *err)
+{
+    if (!o->ssl_grpc_use_ssl)
+        return grpc_insecure_credentials_create();
+    char *root = NULL, *key = NULL, *chain = NULL;
+    grpc_channel_credentials *creds = NULL;
+    if (o->ssl_grpc_root_certs && o->ssl_grpc_root_certs[0] &&
+        !(root = read_file(o->ssl_grpc_root_certs, err)))
+        goto out;
+    if (o->ssl_grpc_private_key && o->ssl_grpc_private_key[0] &&
+        !(key = read_file(o->ssl_grpc_private_key, err)))
+        goto out;
+    if (o->ssl_grpc_cert_chain && o->ssl_grpc_cert_chain[0] &&
+        !(chain = read_file(o->ssl_grpc_cert_chain, err)))
+        goto out;
+    grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = chain};
+    creds = grpc_ssl_credentials_create(root, key && chain ? &pair : NULL, NULL, NULL);
+    if (!creds)
+        pa_errorf(err, PA_EINVAL, "cannot create the gRPC SSL credentials");
+out:
+    free(root);
+    free(key);
+    free(chain);
+    return creds;
+}
+
+static void g_close(struct pa_client *c);
+
+/* Metadata: the -H headers (keys lower-cased, as gRPC requires) for every
+ * call, plus the compression request for inference calls. */
+static int build_metadata(struct gctx *g, const struct pa_options *o, struct pa_err *err)
+{
+    g->md = xcalloc(o->n_headers + 1, sizeof(*g->md));
+    for (size_t i = 0; i < o->n_headers; i++) {
+        char *k = xstrdup(o->headers[i].name);
+        for (char *p = k; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        g->md[i].key = grpc_slice_from_copied_string(k);
+        g->md[i].value = grpc_slice_from_copied_string(o->headers[i].value);
+        g->n_md_ctl = i + 1;
+        free(k);
+        if (!grpc_header_key_is_legal(g->md[i].key))
+            return pa_errorf(err, PA_EINVAL, "'%s' is not a valid gRPC metadata key",
+                             o->headers[i].name);
+    }
+    g->n_md_infer = g->n_md_ctl;
+    if (o->grpc_compression != PA_COMPRESS_NONE) {
+        g->md[g->n_md_infer].key =
+            grpc_slice_from_static_string(GRPC_COMPRESSION_REQUEST_ALGORITHM_MD_KEY);
+        g->md[g->n_md_infer].value = grpc_slice_from_static_string(
+            o->grpc_compression == PA_COMPRESS_GZIP ? "gzip" : "deflate");
+        g->n_md_infer++;
+    }
+    return PA_OK;
+}
+
+static int build_params(struct gctx *g, const struct pa_options *o, struct pa_err *err)
+{
+    g->params = xcalloc(o->n_request_params + 1, sizeof(*g->params));
+    for (size_t i = 0; i < o->n_request_params; i++) {
+        const struct pa_request_param *rp = &o->request_params[i];
+        struct gw_param *p = &g->params[i];
+        p->name = rp->name;
+        switch (rp->type) {
+        case PA_PARAM_STRING:
+            p->type = GW_P_STRING;
+            p->s = rp->value;
+            break;
+        case PA_PARAM_INT: {
+            char *end;
+            p->type = GW_P_INT64;
+            p->i = strtoll(rp->value, &end, 10);
+            if (!rp->value[0] || *end)
+                return pa_errorf(err, PA_EINVAL, "request parameter '%s' is not an integer: '%s'",
+                                 rp->name, rp->value);
+            break;
+        }
+        case PA_PARAM_BOOL:
+            p->type = GW_P_BOOL;
+            p->b = strcmp(rp->value, "true") == 0;
+            break;
+        case PA_PARAM_OTHER:
+            return pa_errorf(err, PA_EUNSUPPORTED,
+                             "unsupported type '%s' for request parameter '%s'", rp->type_text,
+                             rp->name);
+        }
+        g->n_params = i + 1;
+    }
+    return PA_OK;
+}
+
+static int g_open(struct pa_client *c, struct pa_err *err)
+{
+    const struct pa_options *o = c->opts;
+    grpc_init();
+    struct gctx *g = xcalloc(1, sizeof(*g));
+    g->c = c;
+    c->ctx = g;
+    int rc = build_metadata(g, o, err);
+    if (rc == PA_OK)
+        rc = build_params(g, o, err);
+    grpc_channel_credentials *creds = rc == PA_OK ? make_creds(o, err) : NULL;
+    if (!creds) {
+        g_close(c);
+        return rc != PA_OK ? rc : err->code;
+    }
+    /* The Triton client lifts gRPC's message size limits (spec 06 §2). */
+    static char k_recv[] = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    static char k_send[] = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+    grpc_arg args[2];
+    memset(args, 0, sizeof(args));
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = k_recv;
+    args[0].value.integer = INT_MAX;
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = k_send;
+    args[1].value.integer = INT_MAX;
+    grpc_channel_args cargs = {.num_args = 2, .args = args};
+    g->channel = grpc_channel_create(o->url, creds, &cargs);
+    grpc_channel_credentials_release(creds);
+    g->cq = grpc_completion_queue_create_for_next(NULL);
+    g->ctl_cq = grpc_completion_queue_create_for_pluck(NULL);
+    g->m_infer = grpc_channel_register_call(g->channel, SVC "ModelInfer", NULL, NULL);
+    g->m_stream = grpc_channel_register_call(g->channel, SVC "ModelStreamInfer", NULL, NULL);
+    for (int m = 0; m < CM_COUNT; m++)
+        g->m_ctl[m] = grpc_channel_register_call(g->channel, ctl_path[m], NULL, NULL);
+    return PA_OK;
+}
+
+/* Ends every call (gracefully where nothing is pending) and drains the queue. */
+static void drain(struct gctx *g)
+{
+    g->closing = true;
+    for (size_t i = 0; i < g->n_streams; i++) {
+        struct gstream *st = g->streams[i];
+        if (!st || st->dead)
+            continue;
+        if (st->in_flight == 0 && !st->writing) {
+            grpc_op op;
+            memset(&op, 0, sizeof(op));
+            op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+            if (grpc_call_start_batch(st->call, &op, 1, &st->t_close, NULL) == GRPC_CALL_OK) {
+                st->ops++;
+                g->ops++;
+            }
+        } else {
+            grpc_call_cancel(st->call, NULL);
+        }
+    }
+    for (size_t i = 0; i < g->n_slots; i++) {
+        if (g->slots[i]->busy && g->slots[i]->call)
+            grpc_call_cancel(g->slots[i]->call, NULL);
+    }
+    gpr_timespec grace = deadline_ms(CLOSE_GRACE_MS);
+    bool cancelled = false;
+    while (g->ops > 0) {
+        grpc_event ev = grpc_completion_queue_next(g->cq, cancelled ? deadline_ms(-1) : grace,
+                                                   NULL);
+        if (ev.type == GRPC_OP_COMPLETE) {
+            dispatch(g, ev);
+        } else if (!cancelled) { /* a stream that does not finish: cut it */
+            for (size_t i = 0; i < g->n_streams; i++) {
+                if (g->streams[i])
+                    grpc_call_cancel(g->streams[i]->call, NULL);
+            }
+            cancelled = true;
+        }
+    }
+}
+
+static void g_close(struct pa_client *c)
+{
+    struct gctx *g = c->ctx;
+    if (!g)
+        return;
+    if (g->cq) {
+        drain(g);
+        grpc_completion_queue_shutdown(g->cq);
+        while (grpc_completion_queue_next(g->cq, deadline_ms(-1), NULL).type != GRPC_QUEUE_SHUTDOWN)
+            ;
+        grpc_completion_queue_destroy(g->cq);
+    }
+    if (g->ctl_cq) {
+        grpc_completion_queue_shutdown(g->ctl_cq);
+        while (grpc_completion_queue_pluck(g->ctl_cq, NULL, deadline_ms(-1), NULL).type !=
+               GRPC_QUEUE_SHUTDOWN)
+            ;
+        grpc_completion_queue_destroy(g->ctl_cq);
+    }
+    if (g->channel)
+        grpc_channel_destroy(g->channel);
+    for (size_t i = 0; i < g->n_md_ctl; i++) {
+        grpc_slice_unref(g->md[i].key);
+        grpc_slice_unref(g->md[i].value);
+    }
+    free(g->md);
+    for (size_t i = 0; i < g->n_slots; i++)
+        free(g->slots[i]);
+    free(g->slots);
+    free(g->streams);
+    free(g->slices);
+    free(g->rx);
+    free(g->params);
+    free(g);
+    c->ctx = NULL;
+    grpc_shutdown();
+}
+
+static const struct pa_client_ops grpc_ops = {
+    .open = g_open,
+    .close = g_close,
+    .prepare = g_prepare,
+    .prepared_free = g_prepared_free,
+    .submit = g_submit,
+    .poll = g_poll,
+    .in_flight = g_in_flight,
+    .server_metadata = g_server_metadata,
+    .model_metadata = g_model_metadata,
+    .model_config = g_model_config,
+    .model_statistics = g_model_statistics,
+    .trace_settings = g_trace_settings,
+    .register_system_shm = g_register_system_shm,
+    .register_cuda_shm = g_register_cuda_shm,
+    .unregister_system_shm = g_unregister_system_shm,
+    .unregister_cuda_shm = g_unregister_cuda_shm,
+    .output = g_output,
+};
+
+const struct pa_backend pa_backend_triton_grpc = {
+    .name = "triton-grpc",
+    .kind = "TRITON",
+    .flags = PA_BACKEND_ASYNC | PA_BACKEND_STREAMING | PA_BACKEND_SYSTEM_SHM |
+             PA_BACKEND_CUDA_SHM | PA_BACKEND_SERVER_STATS | PA_BACKEND_MODEL_METADATA,
+    .ops = &grpc_ops,
+};
