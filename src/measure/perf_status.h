@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pa/record.h"
+
 /* Percentiles reported: 50, 90, 95, 99 and --percentile when given. */
 #define PA_MAX_PERCENTILES 5
 
@@ -90,5 +92,60 @@ struct perf_status {
 
 /* Frees what a perf_status owns (composing trees, gpus). */
 void perf_status_release(struct perf_status *s);
+
+/*
+ * The derived server-side values the report prints (spec 03 §5), in whole
+ * µs: avg(t, c) = ⌊t / (c·1000)⌋, 0 when c == 0. For an ensemble (a node with
+ * composing models) queue, compute*, cache and combined are the sums of the
+ * leaf models' averages, and overhead = avg request latency − Σqueue −
+ * Σcompute (or − Σcombined with the cache enabled), clamped at 0.
+ */
+struct pa_server_summary {
+    uint64_t success_count;
+    uint64_t avg_request_us;
+    uint64_t queue_us;
+    uint64_t compute_input_us, compute_infer_us, compute_output_us;
+    uint64_t compute_us;       /* input + infer + output over compute_input.count */
+    uint64_t cache_hit_us, cache_miss_us;
+    uint64_t combined_us;      /* cache + compute over compute_input.count + cache_hit.count */
+    uint64_t overhead_us;
+};
+
+void perf_status_server_summary(const struct pa_server_side *s, bool cache_enabled,
+                                struct pa_server_summary *out);
+
+/*
+ * Profile export data of one measured level (spec 07 §6): every record
+ * selected into any window of the level (stable or not), plus the records
+ * dropped because their only response was empty, in window order; and the
+ * window boundaries (start of the first window, then each window's end).
+ * Times are CLOCK_MONOTONIC ns, as in the records: the export writer adds
+ * clock_epoch_offset_ns(). A record's response times are
+ * records.response_ns[first_response .. + n_responses).
+ */
+struct pa_level_export {
+    uint64_t concurrency;      /* 0 in request-rate modes */
+    double request_rate;
+    struct pa_record_batch records;     /* owned */
+    uint64_t *window_boundaries;        /* owned */
+    size_t n_window_boundaries, cap_window_boundaries;
+};
+
+void pa_level_export_release(struct pa_level_export *e);
+
+/*
+ * Everything a profile run produced, in measurement order: `levels` are the
+ * recorded (stable, under-threshold) levels the summary and CSV list;
+ * `exports` one entry per measured level (only filled when a profile export
+ * file was requested).
+ */
+struct pa_profile {
+    struct perf_status *levels;         /* owned */
+    size_t n_levels;
+    struct pa_level_export *exports;    /* owned */
+    size_t n_exports;
+};
+
+void pa_profile_release(struct pa_profile *p);
 
 #endif
