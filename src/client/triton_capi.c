@@ -303,7 +303,6 @@ static int capi_open(struct pa_client *c, struct pa_err *err)
         .model_repo = o->model_repository,
         .verbose = o->verbose >= 2,
     };
-    struct pa_err ignored;
     pthread_condattr_t ca;
 
     pthread_mutex_init(&ctx->lock, NULL);
@@ -314,20 +313,30 @@ static int capi_open(struct pa_client *c, struct pa_err *err)
     c->ctx = ctx;
 
     /*
-     * r23.10 does not report a failed start-up here: the backend is created
-     * anyway and the first metadata call says "Model is not loaded and/or
-     * server is not ready" (spec 06 §5). The reason stays in the loader.
+     * r23.10 swallows a failed start-up here and only says "Model is not
+     * loaded and/or server is not ready" at the first metadata call (spec 06
+     * §5). We report the real reason (a missing directory or library, a
+     * missing entry point, a version mismatch) where it happens, as the
+     * original reports every other backend-creation failure:
+     * "failed to create triton client backend: <reason>", exit 99.
      */
-    (void)capi_loader_acquire(&start, &ctx->loader, &ignored);
-    if (!capi_loader_ready(ctx->loader))
-        return PA_OK;
+    int rc = capi_loader_acquire(&start, &ctx->loader, err);
+    if (rc != PA_OK || !capi_loader_ready(ctx->loader)) {
+        if (rc == PA_OK)
+            rc = pa_errorf(err, PA_ECONN, "failed to find healthy inference server");
+        capi_loader_release(ctx->loader);
+        pthread_cond_destroy(&ctx->cond);
+        pthread_mutex_destroy(&ctx->lock);
+        free(ctx);
+        c->ctx = NULL;
+        return rc;
+    }
     ctx->fn = &capi_loader_lib(ctx->loader)->fn;
     ctx->server = capi_loader_server(ctx->loader);
     TRITONSERVER_Error *e = ctx->fn->allocator_new(&ctx->alloc, alloc_fn, release_fn, NULL);
     if (e) {
         ctx->alloc = NULL;
-        int rc = capi_lib_error(capi_loader_lib(ctx->loader), e, "creating response allocator",
-                                err);
+        rc = capi_lib_error(capi_loader_lib(ctx->loader), e, "creating response allocator", err);
         capi_loader_release(ctx->loader);
         pthread_cond_destroy(&ctx->cond);
         pthread_mutex_destroy(&ctx->lock);
