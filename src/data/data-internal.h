@@ -91,6 +91,7 @@ char *data_arena_strdup(struct data_arena *a, const char *s);
 void data_arena_release(struct data_arena *a);
 
 struct shm_region;
+struct cudart;
 
 /* What ds->priv points to. */
 struct dataset_priv {
@@ -98,8 +99,9 @@ struct dataset_priv {
     size_t n_inputs;                /* model inputs (pool row width) */
     struct pa_input **input_pools;  /* per stream: n_steps x n_inputs, for shm patching */
     struct pa_output *outputs;      /* shared by every request */
-    struct shm_region *regions;     /* system shared memory, see shm.c */
+    struct shm_region *regions;     /* shared memory regions, see shm.c */
     size_t n_regions, cap_regions;
+    struct cudart *cuda;            /* --shared-memory cuda: the loaded runtime (owned) */
     bool shm_registering;           /* registration began: unregister all at release */
 };
 

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "core/xalloc.h"
+#include "data/cudart.h"
 #include "data/data-internal.h"
 #include "data/datatype.h"
 #include "data/shm.h"
@@ -370,24 +371,41 @@ int dataset_build(const struct pa_options *opts, const struct pa_model *model,
                   struct pa_client *control, FILE *out, struct pa_dataset *ds,
                   struct pa_err *err)
 {
+    struct cudart *cuda = NULL;
     struct data_raw raw;
     int rc;
 
     memset(ds, 0, sizeof(*ds));
-    if (opts->shared_memory == PA_SHM_CUDA)
-        return pa_errorf(err, PA_EUNSUPPORTED, "CUDA shared memory is not supported yet");
+    /*
+     * The original without GPU support refuses "cuda" while parsing the
+     * command line; we find out whether a runtime exists here, before any
+     * data is read, so the failure comes about as early.
+     */
+    if (opts->shared_memory == PA_SHM_CUDA) {
+        rc = cudart_open(&cuda, err);
+        if (rc != PA_OK) {
+            pa_error_prefix(err, "Unable to init infer data manager");
+            return rc;
+        }
+    }
 
     data_raw_init(&raw, model);
     rc = load(&raw, opts, out, err);
     if (rc != PA_OK) {
         pa_error_prefix(err, "Failed to init manager inputs");
         data_raw_release(&raw);
+        cudart_close(cuda);
         return rc;
     }
     rc = data_assemble(&raw, opts, model, ds, err);
     data_raw_release(&raw);
-    if (rc == PA_OK && opts->shared_memory == PA_SHM_SYSTEM)
+    if (rc == PA_OK && opts->shared_memory != PA_SHM_NONE) {
+        struct dataset_priv *priv = ds->priv;
+        priv->cuda = cuda; /* released with the regions from now on */
+        cuda = NULL;
         rc = data_shm_setup(ds, opts, model, control, err);
+    }
+    cudart_close(cuda);
     if (rc != PA_OK) {
         pa_error_prefix(err, "Unable to init infer data manager");
         dataset_release(ds, control);

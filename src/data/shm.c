@@ -1,12 +1,18 @@
 /*
- * System shared memory regions (see shm.h).
+ * Shared memory regions, system and CUDA (see shm.h).
  *
- * Keys are "/<region>" as the original creates them: O_CREAT without
- * O_EXCL, owner read/write, so a region left behind by a killed run is
- * simply reused. Each key is published in a lock-free list before the
+ * System: keys are "/<region>" as the original creates them: O_CREAT
+ * without O_EXCL, owner read/write, so a region left behind by a killed run
+ * is simply reused. Each key is published in a lock-free list before the
  * region is sized, so data_shm_unlink_all() from a signal handler sees every
  * region that may exist on disk. List nodes are never freed (a handler may
  * be walking them); released nodes are marked free and reused.
+ *
+ * CUDA: the same regions (names, sizes, order), but each is device memory
+ * on GPU 0 from the dlopen'ed runtime (cudart.h), registered by its IPC
+ * handle; inputs are copied host to device. Device memory is freed after
+ * the server has unregistered it. Nothing of it is on disk for a signal
+ * handler to remove (the driver frees it when the process ends).
  */
 #include "data/shm.h"
 
@@ -22,6 +28,7 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "data/cudart.h"
 #include "data/data-internal.h"
 #include "data/datatype.h"
 #include "core/banned.h"
@@ -40,8 +47,9 @@ static _Atomic(struct key_node *) key_head;
 
 struct shm_region {
     char *name;            /* region name as registered (arena) */
-    char key[SHM_KEY_MAX]; /* "/<name>" */
-    void *addr;
+    char key[SHM_KEY_MAX]; /* system: "/<name>"; CUDA: "" */
+    void *addr;            /* system: mapping (NULL when size is 0) */
+    void *dev;             /* CUDA: device pointer from cudaMalloc */
     size_t size;
     struct key_node *node;
 };
@@ -103,6 +111,19 @@ static struct shm_region *region_add(struct dataset_priv *priv)
     return r;
 }
 
+/* Device memory for one region; on failure nothing is left to free. */
+static int region_create_cuda(struct dataset_priv *priv, struct shm_region *r,
+                              struct shm_region **out, struct pa_err *err)
+{
+    int rc = cudart_alloc(priv->cuda, r->size, &r->dev, err);
+
+    if (rc != PA_OK)
+        return rc;
+    priv->n_regions++; /* from here on teardown frees it */
+    *out = r;
+    return PA_OK;
+}
+
 /* Creates, sizes and maps one region; on failure it is left for teardown. */
 static int region_create(struct dataset_priv *priv, const char *name, size_t size,
                          struct shm_region **out, struct pa_err *err)
@@ -116,8 +137,10 @@ static int region_create(struct dataset_priv *priv, const char *name, size_t siz
         return pa_errorf(err, PA_EIO, "shared memory region '%s' is too large", name);
     r = region_add(priv);
     r->name = data_arena_strdup(&priv->arena, name);
-    snprintf(r->key, sizeof(r->key), "/%s", name);
     r->size = size;
+    if (priv->cuda)
+        return region_create_cuda(priv, r, out, err);
+    snprintf(r->key, sizeof(r->key), "/%s", name);
 
     fd = shm_open(r->key, O_RDWR | O_CREAT, S_IRUSR | S_IWUSR);
     if (fd < 0)
@@ -146,11 +169,32 @@ static int region_create(struct dataset_priv *priv, const char *name, size_t siz
     return PA_OK;
 }
 
-static int region_register(struct pa_client *control, const struct shm_region *r,
-                           struct pa_err *err)
+/* Copies len bytes of payload to the start of region r. */
+static int region_fill(struct dataset_priv *priv, struct shm_region *r, const void *data,
+                       size_t len, struct pa_err *err)
 {
-    return control->backend->ops->register_system_shm(control, r->name, r->key, 0,
-                                                      (uint64_t)r->size, err);
+    if (priv->cuda)
+        return cudart_copy_to_device(priv->cuda, r->dev, data, len, r->name, err);
+    if (len)
+        memcpy(r->addr, data, len);
+    return PA_OK;
+}
+
+static int region_register(struct dataset_priv *priv, struct pa_client *control,
+                           const struct shm_region *r, struct pa_err *err)
+{
+    const struct pa_client_ops *ops = control->backend->ops;
+    unsigned char handle[CUDART_IPC_HANDLE_SIZE];
+    int rc;
+
+    if (!priv->cuda)
+        return ops->register_system_shm(control, r->name, r->key, 0, (uint64_t)r->size, err);
+    /* The original's CreateCUDAIPCHandle: select GPU 0, then take the handle. */
+    rc = cudart_ipc_handle(priv->cuda, r->dev, 0, handle, err);
+    if (rc != PA_OK)
+        return rc;
+    return ops->register_cuda_shm(control, r->name, handle, sizeof(handle), 0,
+                                  (uint64_t)r->size, err);
 }
 
 static void unregister_all(struct pa_client *control)
@@ -195,7 +239,7 @@ static int setup_outputs(struct dataset_priv *priv, const struct pa_options *opt
         data_shm_tensor_name(info->name, name, sizeof(name));
         rc = region_create(priv, name, size, &r, err);
         if (rc == PA_OK)
-            rc = region_register(control, r, err);
+            rc = region_register(priv, control, r, err);
         if (rc != PA_OK)
             return rc;
         priv->outputs[j].shm_region = r->name;
@@ -222,11 +266,10 @@ static int setup_inputs(struct pa_dataset *ds, const struct pa_model *m,
 
                 snprintf(name, sizeof(name), "%s_%zu_%zu", tn, s, k);
                 rc = region_create(priv, name, in->byte_size, &r, err);
-                if (rc != PA_OK)
-                    return rc;
-                if (in->byte_size)
-                    memcpy(r->addr, in->data, in->byte_size);
-                rc = region_register(control, r, err);
+                if (rc == PA_OK)
+                    rc = region_fill(priv, r, in->data, in->byte_size, err);
+                if (rc == PA_OK)
+                    rc = region_register(priv, control, r, err);
                 if (rc != PA_OK)
                     return rc;
                 in->data = NULL;
@@ -243,6 +286,8 @@ int data_shm_setup(struct pa_dataset *ds, const struct pa_options *opts,
                    struct pa_err *err)
 {
     struct dataset_priv *priv = ds->priv;
+    bool cuda = opts->shared_memory == PA_SHM_CUDA;
+    const struct pa_client_ops *ops;
     int rc;
 
     for (size_t i = 0; i < model->n_inputs; i++)
@@ -252,7 +297,10 @@ int data_shm_setup(struct pa_dataset *ds, const struct pa_options *opts,
                              "inputs at this time");
     if (!control)
         return pa_errorf(err, PA_EINTERNAL, "shared memory needs a control client");
-    if (!control->backend->ops->register_system_shm)
+    if (cuda && !priv->cuda)
+        return pa_errorf(err, PA_EINTERNAL, "CUDA shared memory needs the CUDA runtime");
+    ops = control->backend->ops;
+    if (cuda ? !ops->register_cuda_shm : !ops->register_system_shm)
         return pa_errorf(err, PA_EUNSUPPORTED,
                          "client backend of kind %s does not support CreateSharedMemoryRegion()",
                          control->backend->kind);
@@ -282,6 +330,13 @@ void data_shm_teardown(struct dataset_priv *priv, struct pa_client *control)
     }
     for (size_t i = 0; i < priv->n_regions; i++) {
         struct shm_region *r = &priv->regions[i];
+        struct pa_err e;
+
+        if (priv->cuda) {
+            if (cudart_free(priv->cuda, r->dev, &e) != PA_OK)
+                log_warnx("unable to free cuda shared memory region '%s': %s", r->name, e.msg);
+            continue;
+        }
         if (r->addr && munmap(r->addr, r->size) != 0)
             log_warnx("Unable to unmap shared memory with key (%s): Starting: %p, size: %zu",
                       r->name, r->addr, r->size);
@@ -289,6 +344,8 @@ void data_shm_teardown(struct dataset_priv *priv, struct pa_client *control)
             log_warnx("Unable to unlink shared memory with key: %s", r->name);
         key_retire(r->node);
     }
+    cudart_close(priv->cuda);
+    priv->cuda = NULL;
     free(priv->regions);
     priv->regions = NULL;
     priv->n_regions = priv->cap_regions = 0;

@@ -38,6 +38,7 @@ if [ "$SERVER_ARGS" != none ]; then
   source "$src_dir/tests/servers/server_ctl.sh"
   # shellcheck disable=SC2086
   pa_server_start "$build_dir" $SERVER_ARGS || { echo "FAIL: reference server did not start"; exit 1; }
+  trap cleanup EXIT # pa_server_start installed its own trap; ours also stops the server
   ARGS=${ARGS//@HTTP@/127.0.0.1:${PA_HTTP_PORT:-0}}
   ARGS=${ARGS//@GRPC@/127.0.0.1:${PA_GRPC_PORT:-0}}
   ARGS=${ARGS//@METRICS@/127.0.0.1:${PA_METRICS_PORT:-0}}

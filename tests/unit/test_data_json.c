@@ -634,9 +634,15 @@ static void test_optional_inputs(void **state)
     assert_int_equal(build(f, &ds, &err), PA_EUNSUPPORTED);
     assert_string_equal(err.msg, "Unable to init infer data manager: Shared memory support in "
                                  "Perf Analyzer does not support optional inputs at this time");
+    /* CUDA: without a runtime that is the first error (CUDA runs: test_data_cuda.c). */
     f->opts.shared_memory = PA_SHM_CUDA;
+    assert_int_equal(setenv("PA_CUDART_PATH", "/nonexistent/libcudart.so", 1), 0);
     assert_int_equal(build(f, &ds, &err), PA_EUNSUPPORTED);
-    assert_string_equal(err.msg, "CUDA shared memory is not supported yet");
+    assert_string_equal(err.msg, "Unable to init infer data manager: Cuda shared memory is "
+                                 "not supported: unable to load the CUDA runtime: "
+                                 "/nonexistent/libcudart.so: cannot open shared object file: "
+                                 "No such file or directory");
+    unsetenv("PA_CUDART_PATH");
     fixture_free(f);
 }
 
