@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under tests/fuzz/corpus/<target>/.
+
+The seeds are committed; this script documents where they come from and
+regenerates them (python3 tests/fuzz/make_seeds.py). Each seed is a small,
+valid input in the layout the target's header comment describes, so the
+fuzzers start from the interesting paths instead of rediscovering the
+formats. Protobuf messages are encoded by hand (no protobuf package is
+needed): field numbers follow proto/*.proto.
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# ---- protobuf wire helpers -------------------------------------------------
+
+def varint(v):
+    v &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def key(field, wt):
+    return varint(field << 3 | wt)
+
+
+def f_varint(field, v):
+    return key(field, 0) + varint(v)
+
+
+def f_bytes(field, b):
+    if isinstance(b, str):
+        b = b.encode()
+    return key(field, 2) + varint(len(b)) + b
+
+
+def f_packed(field, values):
+    return f_bytes(field, b"".join(varint(v) for v in values))
+
+
+def f_float(field, v):
+    return key(field, 5) + struct.pack("<f", v)
+
+
+def infer_param_bool(v):
+    return f_varint(1, 1 if v else 0)
+
+
+def map_entry(field, k, v):
+    return f_bytes(field, f_bytes(1, k) + f_bytes(2, v))
+
+
+def infer_response(final=None, n_out=1, rid="42"):
+    m = f_bytes(1, "simple") + f_bytes(2, "1") + f_bytes(3, rid)
+    if final is not None:
+        m += map_entry(4, "triton_final_response", infer_param_bool(final))
+    for i in range(n_out):
+        t = f_bytes(1, "OUTPUT%d" % i) + f_bytes(2, "INT32") + f_packed(3, [1, 4])
+        m += f_bytes(5, t)
+    for i in range(n_out):
+        m += f_bytes(6, struct.pack("<4i", i, i + 1, i + 2, i + 3))
+    return m
+
+
+def duration(count, ns):
+    return f_varint(1, count) + f_varint(2, ns)
+
+
+# ---- gRPC ------------------------------------------------------------------
+# Selector byte: 0 infer, 1 stream, then the JSON table of fuzz_client_grpc.c:
+# 2 config, 3 model metadata, 4 statistics, 5 server metadata, 6 repository
+# index, 7 system shm status, 8 cuda shm status, 9 trace, 10 log, 11 infer.
+
+def grpc_seeds():
+    t = "fuzz_client_grpc"
+    write(t, "infer_plain", b"\x00" + infer_response())
+    write(t, "infer_final_false", b"\x00" + infer_response(final=False, n_out=2))
+    write(t, "infer_empty", b"\x00")
+    write(t, "stream_ok", b"\x01" + f_bytes(2, infer_response(final=True)))
+    write(t, "stream_error", b"\x01" + f_bytes(1, "model not ready"))
+    tensor_in = f_bytes(1, "INPUT0") + f_varint(2, 8) + f_packed(4, [16])
+    tensor_out = f_bytes(1, "OUTPUT0") + f_varint(2, 8) + f_packed(3, [16])
+    seq = (f_varint(1, 1000000)
+           + f_bytes(2, f_bytes(1, "START") + f_bytes(2, f_varint(1, 0) + f_packed(2, [0, 1])))
+           + f_bytes(4, f_varint(1, 4) + f_varint(3, 100)))
+    config = (f_bytes(1, "simple") + f_bytes(2, "tensorflow_graphdef") + f_varint(4, 8)
+              + f_bytes(5, tensor_in) + f_bytes(6, tensor_out) + f_bytes(13, seq)
+              + f_bytes(7, f_bytes(1, "g") + f_varint(2, 1) + f_varint(4, 2))
+              + map_entry(14, "p", f_bytes(1, "v"))
+              + f_bytes(19, f_varint(1, 1)) + f_bytes(24, f_varint(1, 1)))
+    write(t, "config", b"\x02" + f_bytes(1, config))
+    ens = f_bytes(15, f_bytes(1, f_bytes(1, "sub") + f_varint(2, (1 << 64) - 1)
+                                + map_entry(3, "IN", "INPUT0") + map_entry(4, "OUT", "OUTPUT0")))
+    dyn = f_bytes(11, f_packed(1, [4, 8]) + f_varint(2, 100)
+                  + f_bytes(7, f_varint(1, 1) + f_bytes(2, f_varint(4, 10))))
+    write(t, "config_ensemble", b"\x02" + f_bytes(1, f_bytes(1, "ens") + f_bytes(2, "ensemble") + ens))
+    write(t, "config_dynamic", b"\x02" + f_bytes(1, f_bytes(1, "dyn") + dyn))
+    tm = f_bytes(1, "INPUT0") + f_bytes(2, "INT32") + f_packed(3, [-1, 16])
+    meta = (f_bytes(1, "simple") + f_bytes(2, "1") + f_bytes(3, "tensorflow_graphdef")
+            + f_bytes(4, tm) + f_bytes(5, tm))
+    write(t, "metadata", b"\x03" + meta)
+    istats = b"".join(f_bytes(i, duration(i * 10, i * 1000)) for i in range(1, 9))
+    ms = (f_bytes(1, "simple") + f_bytes(2, "1") + f_varint(3, 1700000000000)
+          + f_varint(4, 802) + f_varint(5, 802) + f_bytes(6, istats)
+          + f_bytes(7, f_varint(1, 1) + f_bytes(2, duration(1, 2)))
+          + f_bytes(8, f_bytes(1, "CPU") + f_varint(3, 1 << 60))
+          + map_entry(9, "k", f_bytes(1, duration(1, 1))))
+    write(t, "statistics", b"\x04" + f_bytes(1, ms) + f_bytes(1, f_bytes(1, "other")))
+    write(t, "statistics_empty", b"\x04")
+    write(t, "server_metadata", b"\x05" + f_bytes(1, "triton") + f_bytes(2, "2.39.0")
+          + f_bytes(3, "binary_tensor_data") + f_bytes(3, "statistics"))
+    write(t, "repository_index", b"\x06" + f_bytes(1, f_bytes(1, "simple") + f_bytes(3, "READY")))
+    region = f_bytes(1, "r") + f_bytes(2, "/k") + f_varint(4, 64)
+    write(t, "shm_status", b"\x07" + map_entry(1, "r", region))
+
+
+# ---- HTTP ------------------------------------------------------------------
+# Bytes 0-1: Inference-Header-Content-Length (LE, 0xffff = absent); byte 2:
+# status (low 3 bits: 200 400 404 499 500 503 0 302), bit 3 small scratch.
+
+def http_seeds():
+    t = "fuzz_client_http"
+
+    def resp(j, binary=b"", hdr=None, status=0):
+        j = j.encode()
+        h = len(j) if hdr is None else hdr
+        return struct.pack("<H", h) + bytes([status]) + j + binary
+
+    j = ('{"model_name":"simple","model_version":"1","outputs":['
+         '{"name":"OUTPUT0","datatype":"INT32","shape":[1,4],"parameters":{"binary_data_size":16}},'
+         '{"name":"OUTPUT1","datatype":"INT32","shape":[1,4],"parameters":{"binary_data_size":16}}]}')
+    write(t, "binary", resp(j, struct.pack("<8i", *range(8))))
+    j = ('{"model_name":"simple","outputs":['
+         '{"name":"OUTPUT0","datatype":"INT32","shape":[2,2],"data":[[1,-2],[3,4]]},'
+         '{"name":"OUT","datatype":"BYTES","shape":[2],"data":["ab",""]},'
+         '{"name":"OUTPUT1","datatype":"BOOL","shape":[1],"data":[true]},'
+         '{"name":"F","datatype":"FP64","shape":[1],"data":[1.5]},'
+         '{"name":"U","datatype":"UINT16","shape":[1],"data":[7]}]}')
+    write(t, "json_data", resp(j, hdr=0xFFFF))
+    write(t, "error_400", resp('{"error":"inference request batch-size must be <= 8"}', status=1))
+    write(t, "error_499", resp("", status=3))
+    write(t, "error_text", resp("upstream connect error", hdr=0xFFFF, status=4))
+    j = '{"outputs":[{"name":"OUTPUT0","parameters":{"binary_data_size":0}}]}'
+    write(t, "binary_empty", resp(j, status=8))
+
+
+# ---- metrics ---------------------------------------------------------------
+
+def metrics_seeds():
+    t = "fuzz_measure_metrics"
+    u0 = "GPU-00000000-0000-0000-0000-000000000000"
+    u1 = "GPU-00000000-0000-0000-0000-000000000001"
+    text = (
+        "# HELP nv_gpu_utilization GPU utilization rate [0.0 - 1.0)\n"
+        "# TYPE nv_gpu_utilization gauge\n"
+        f'nv_gpu_utilization{{gpu_uuid="{u0}"}} 0.41\n'
+        f'nv_gpu_utilization{{gpu_uuid="{u1}"}} 0.77\n'
+        "# TYPE nv_gpu_memory_total_bytes gauge\n"
+        f'nv_gpu_memory_total_bytes{{gpu_uuid="{u0}"}} 1000000000\n'
+        f'nv_gpu_memory_used_bytes{{gpu_uuid="{u0}"}} 50000000\n'
+        f'nv_gpu_power_usage{{gpu_uuid="{u0}"}} 81.619\n'
+        f'nv_gpu_power_limit{{gpu_uuid="{u0}"}} 300\n'
+    )
+    write(t, "triton", text)
+    write(t, "two_scrapes", text + "\f" + text.replace("0.41", "0.5").replace("81.619", "90"))
+    write(t, "odd", '\nnv_gpu_utilization{gpu_uuid="a",x="y"} 1\n'
+          'nv_gpu_power_usage{gpu_uuid="b"} 1e9 1700000000\n'
+          'nv_gpu_memory_used_bytes{gpu_uuid=""} 12.\n')
+
+
+# ---- CLI -------------------------------------------------------------------
+# Byte 0: model facts (bits 0-1 max batch 0/1/8/max, bit 2 sequence,
+# bit 3 decoupled); then one argument per line.
+
+def cli_seeds():
+    t = "fuzz_cli_options"
+    lines = [
+        (2, "-m simple -b 4 -p 500"),
+        (2, "-m simple --collect-metrics -p 500"),
+        (2, "-m simple --concurrency-range 1:4 -p 500"),
+        (2, "-m simple --measurement-mode count_windows --measurement-request-count 50"),
+        (2, "-m simple -f out.csv --request-rate-range 100:200:100 -p 500"),
+        (2, "-m simple -i grpc -u localhost:8001 --streaming -p 500"),
+        (2, "--service-kind tfserving -i grpc -u localhost:8500 -m simple -b 1 -f out.csv"),
+        (2, "--service-kind torchserve -u localhost:8000 -m simple --input-data ts.json"),
+        (2, "-m simple -f out.csv --verbose-csv --collect-metrics --metrics-url localhost:8002/metrics "
+            "--metrics-interval 100 --concurrency-range 1:2"),
+        (6, "-m seq --sequence-length 10 --sequence-id-range 1:100 --serial-sequences --async"),
+        (10, "-m dec --periodic-concurrency-range 1:10:2 --request-period 5 --streaming -i grpc"),
+        (2, "-m simple --shape IN:1,2,3 --string-data x -H a:b -H c:d --request-parameter p:1:int"),
+        (0, "-m simple --request-distribution poisson --request-rate-range 10 --binary-search -l 5"),
+        (2, "-m simple --shared-memory system --output-shared-memory-size 1024 "
+            "--input-tensor-format json --output-tensor-format binary"),
+        (2, "-m simple --bls-composing-models a:1,b --trace-level TIMESTAMPS --trace-rate 1"),
+        (2, "--version"),
+        (2, "-m simple --percentile=95 -vv -t 2 -c 3 -d -a -z"),
+    ]
+    for i, (facts, cmd) in enumerate(lines):
+        write(t, "cmd%02d" % i, bytes([facts]) + "\n".join(cmd.split(" ")).encode())
+
+
+# ---- JSON input data ---------------------------------------------------------
+
+def data_seeds():
+    t = "fuzz_data_json"
+    doc = ('{"data":[{"BOOL_IN":[true,false,true,false],"BYTES_IN":["a","bc"],'
+           '"FP16_IN":{"b64":"AAAAAA=="},"FP32_IN":{"content":[1,2,3,4],"shape":[2,2]},'
+           '"I64_IN":[9007199254740993],"OPT_IN":[1],"SHAPE_IN":[1,2],"U8_IN":[1,2,3,255]}],'
+           '"validation_data":[{"OUT":[1,2],"OUT_BYTES":{"content":["x"],"shape":[1,1]}}]}')
+    write(t, "full", doc)
+    write(t, "streams", '{"data":[[{"BOOL_IN":[1,0,1,0],"BYTES_IN":["",""],"FP16_IN":{"b64":"AAAAAA=="},'
+          '"FP32_IN":{"content":[1,2],"shape":[1,2]},"I64_IN":[-1],"SHAPE_IN":[2,2],"U8_IN":[0,0,0,0]}]]}')
+
+
+# ---- model parser --------------------------------------------------------------
+# Byte 0: command line of fuzz_model_parse.c (0 "-m top", 1 "-b 4", 2 --shape,
+# 3 BLS composing "sub,other:1", 4/5 TF Serving, 6 "-x 1 --async", 7 gRPC streaming).
+
+def model_seeds():
+    import json
+    t = "fuzz_model_parse"
+
+    def seed(name, sel, doc):
+        write(t, name, bytes([sel]) + json.dumps(doc, separators=(",", ":")).encode())
+
+    def meta(name, ins, outs):
+        return {"name": name, "versions": ["1"], "platform": "tensorflow_graphdef",
+                "inputs": [{"name": n, "datatype": d, "shape": s} for n, d, s in ins],
+                "outputs": [{"name": n, "datatype": d, "shape": s} for n, d, s in outs]}
+
+    top_meta = meta("top", [("INPUT0", "INT32", [-1, 16]), ("IN", "FP32", [-1, -1, 4])],
+                    [("OUTPUT0", "INT32", [-1, 16])])
+    top_cfg = {"name": "top", "platform": "tensorflow_graphdef", "max_batch_size": 8,
+               "input": [{"name": "INPUT0", "data_type": "TYPE_INT32", "dims": [16]},
+                         {"name": "IN", "data_type": "TYPE_FP32", "dims": [-1, 4],
+                          "optional": True}],
+               "output": [{"name": "OUTPUT0", "data_type": "TYPE_INT32", "dims": [16],
+                           "is_shape_tensor": False}],
+               "dynamic_batching": {"max_queue_delay_microseconds": 100},
+               "response_cache": {"enable": True}}
+    seed("triton", 0, {"metadata": {"top": top_meta}, "config": {"top": top_cfg}})
+    seed("triton_batch", 1, {"metadata": {"top": top_meta}, "config": {"top": top_cfg}})
+    seed("triton_shape", 2, {"metadata": {"top": top_meta}, "config": {"top": top_cfg}})
+    seq_cfg = dict(top_cfg, max_batch_size="0", sequence_batching={"max_sequence_idle_microseconds": 5},
+                   model_transaction_policy={"decoupled": True})
+    seq_cfg.pop("dynamic_batching")
+    seed("triton_sequence", 6, {"metadata": {"top": top_meta}, "config": {"top": seq_cfg}})
+    ens_cfg = {"name": "top", "platform": "ensemble", "max_batch_size": 8,
+               "ensemble_scheduling": {"step": [
+                   {"model_name": "sub", "model_version": -1,
+                    "input_map": {"INPUT0": "INPUT0"}, "output_map": {"OUTPUT0": "OUTPUT0"}},
+                   {"model_name": "inner", "model_version": "2"}]}}
+    inner_cfg = {"name": "inner", "platform": "ensemble",
+                 "ensemble_scheduling": {"step": [{"model_name": "other", "model_version": 1}]}}
+    sub_cfg = {"name": "sub", "max_batch_size": 8, "sequence_batching": {}}
+    other_cfg = {"name": "other", "response_cache": {"enable": True}}
+    seed("ensemble", 0, {"metadata": {"top": top_meta},
+                         "config": {"top": ens_cfg, "sub": sub_cfg, "inner": inner_cfg,
+                                    "other": other_cfg}})
+    seed("bls", 3, {"metadata": {"top": top_meta},
+                    "config": {"top": top_cfg, "sub": sub_cfg, "other": other_cfg}})
+    seed("grpc_config_shape", 0, {"metadata": {"top": top_meta}, "config": {"top": {"config": top_cfg}}})
+    tfs = {"metadata": {"signature_def": {"signature_def": {"serving_default": {
+        "inputs": {"IN": {"dtype": "DT_FLOAT", "tensor_shape": {"dim": [{"size": "-1"}, {"size": "5"}]}},
+                   "S": {"dtype": "DT_STRING", "tensor_shape": {"unknown_rank": True}}},
+        "outputs": {"OUT": {"dtype": "DT_FLOAT", "tensor_shape": {"dim": [{"size": "-1"}]}}}}}}}}
+    seed("tfserving", 4, {"metadata": {"top": tfs}})
+    seed("tfserving_batch", 5, {"metadata": {"top": tfs}})
+    seed("streaming", 7, {"metadata": {"top": top_meta}, "config": {"top": seq_cfg}})
+
+
+# ---- server statistics -----------------------------------------------------------
+# Byte 0: bit 0 target version "1" (else latest), bit 1 top-level response
+# cache; then the start and end statistics documents separated by a form feed.
+
+def stats_seeds():
+    import json
+    t = "fuzz_measure_stats"
+
+    def entry(name, version, n, text=False):
+        # text: counters as decimal strings, as the gRPC conversion prints 64-bit values
+        d = lambda c: {"count": str(c) if text else c, "ns": c * 1000}
+        return {"name": name, "version": version, "last_inference": 1700000000000,
+                "inference_count": n, "execution_count": str(n) if text else n,
+                "inference_stats": {"success": d(n), "fail": d(0), "queue": d(n),
+                                    "compute_input": d(n), "compute_infer": d(n),
+                                    "compute_output": d(n), "cache_hit": d(0), "cache_miss": d(0)},
+                "batch_stats": [{"batch_size": 1, "compute_input": d(n), "compute_infer": d(n),
+                                 "compute_output": d(n)}]}
+
+    def doc(n):
+        return json.dumps({"model_stats": [entry("m", "1", n), entry("m", "2", n // 2),
+                                           entry("a", "3", n), entry("b", "1", n, text=True)]},
+                          separators=(",", ":"))
+
+    write(t, "window", b"\x00" + doc(10).encode() + b"\f" + doc(25).encode())
+    write(t, "window_v1", b"\x01" + doc(10).encode() + b"\f" + doc(25).encode())
+    write(t, "cache_idle", b"\x02" + doc(10).encode())
+
+
+if __name__ == "__main__":
+    grpc_seeds()
+    http_seeds()
+    metrics_seeds()
+    cli_seeds()
+    data_seeds()
+    model_seeds()
+    stats_seeds()
