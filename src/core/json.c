@@ -34,6 +34,11 @@ int json_to_i64(const cJSON *item, int64_t *out, struct pa_err *err)
 {
     uint64_t unused;
     if (cJSON_IsNumber(item)) {
+        /* Doubles outside [-2^63, 2^63) have no int64 value (converting them is UB). */
+        if (!(item->valuedouble >= -9223372036854775808.0 &&
+              item->valuedouble < 9223372036854775808.0))
+            return pa_errorf(err, PA_EPROTO, "integer out of range for '%s'",
+                             item->string ? item->string : "value");
         *out = (int64_t)item->valuedouble;
         return PA_OK;
     }
@@ -47,8 +52,11 @@ int json_to_u64(const cJSON *item, uint64_t *out, struct pa_err *err)
 {
     int64_t unused;
     if (cJSON_IsNumber(item)) {
-        if (item->valuedouble < 0)
+        if (!(item->valuedouble >= 0))
             return pa_errorf(err, PA_EPROTO, "expected a non-negative integer for '%s'",
+                             item->string ? item->string : "value");
+        if (item->valuedouble >= 18446744073709551616.0)
+            return pa_errorf(err, PA_EPROTO, "integer out of range for '%s'",
                              item->string ? item->string : "value");
         *out = (uint64_t)item->valuedouble;
         return PA_OK;

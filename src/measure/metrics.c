@@ -62,24 +62,42 @@ static struct pa_gpu_metric *sample_for(struct metrics_samples *out, size_t from
     return g;
 }
 
-/* Reads `\d+(\.\d*)?` at p; returns false when there is no digit. */
+/*
+ * Reads `\d+(\.\d*)?` at p; returns false when there is no digit or the
+ * integer part is absurdly long (no metric has 60 digits). Fraction digits
+ * past the buffer are dropped: they cannot change a double anyway.
+ */
 static bool read_value(const char *p, double *out)
 {
     char num[64];
     size_t n = 0;
-    while (p[n] >= '0' && p[n] <= '9' && n < sizeof(num) - 1)
+    while (p[n] >= '0' && p[n] <= '9')
         n++;
-    if (n == 0)
+    if (n == 0 || n >= sizeof(num) - 1)
         return false;
+    size_t len = n;
     if (p[n] == '.') {
-        n++;
-        while (p[n] >= '0' && p[n] <= '9' && n < sizeof(num) - 1)
+        len = ++n;
+        while (p[n] >= '0' && p[n] <= '9') {
+            if (len < sizeof(num) - 1)
+                len++;
             n++;
+        }
     }
-    memcpy(num, p, n);
-    num[n] = '\0';
+    memcpy(num, p, len);
+    num[len] = '\0';
     *out = strtod(num, NULL);
     return true;
+}
+
+/* Memory gauges are byte counts: truncate, saturating at the uint64 range. */
+static uint64_t bytes_of(double v)
+{
+    if (!(v > 0))
+        return 0;
+    if (v >= 18446744073709551616.0)
+        return UINT64_MAX;
+    return (uint64_t)v;
 }
 
 void metrics_parse(const char *text, struct metrics_samples *out, unsigned *missing)
@@ -112,11 +130,11 @@ void metrics_parse(const char *text, struct metrics_samples *out, unsigned *miss
                 g->has_power = true;
                 break;
             case M_MEM_USED:
-                g->memory_used = (uint64_t)v;
+                g->memory_used = bytes_of(v);
                 g->has_memory_used = true;
                 break;
             default:
-                g->memory_total = (uint64_t)v;
+                g->memory_total = bytes_of(v);
                 g->has_memory_total = true;
                 break;
             }

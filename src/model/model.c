@@ -71,8 +71,9 @@ static int get_int(const cJSON *v, int64_t *out, struct pa_err *err)
 {
     if (cJSON_IsString(v))
         return json_to_i64(v, out, err); /* "unable to convert '<s>' to integer" */
+    /* Only doubles inside [-2^63, 2^63) convert to int64 without UB. */
     if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) &&
-        fabs(v->valuedouble) < 9.3e18) {
+        v->valuedouble >= -9223372036854775808.0 && v->valuedouble < 9223372036854775808.0) {
         *out = (int64_t)v->valuedouble;
         return PA_OK;
     }
@@ -183,6 +184,11 @@ static int walk_ensemble(struct pa_client *c, const cJSON *cfg, struct pa_model 
         if (v != -1)
             snprintf(version, sizeof(version), "%" PRId64, v);
         composing_add(m, parent, name, version);
+        /* An ensemble named by several steps is walked once: its composing
+         * set is the same every time, and re-walking nested fan-outs would
+         * cost 2^depth config requests. */
+        if (model_composing_of(m, name))
+            continue;
 
         cJSON *sub = NULL;
         rc = get_config(c, name, version, &sub, err);
