@@ -4,7 +4,8 @@
 # same tests under ASan+UBSan and TSan. Exits non-zero on any failure.
 #
 #   ./tests/run.sh            everything
-#   PA_QUICK=1 ./tests/run.sh the plain build only (no sanitizer passes)
+#   PA_QUICK=1 ./tests/run.sh the plain build only (no sanitizer or fuzz passes)
+#   PA_FUZZ_SECONDS=N         seconds per fuzz target (default 15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -23,9 +24,17 @@ build_and_test() { # dir, extra cmake args...
 
 build_and_test build
 if [ -z "${PA_QUICK:-}" ]; then
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     build_and_test build-asan -DPA_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp" \
     build_and_test build-tsan -DPA_SANITIZE=thread -DCMAKE_C_COMPILER=clang
+
+  echo "== fuzz (libFuzzer, ${PA_FUZZ_SECONDS:-15} s per target, regressions first)"
+  cmake -S "$root" -B "$root/build-fuzz" -DPA_FUZZ=ON -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  fuzzers=$(cd "$root/tests/fuzz" && ls fuzz_*.c | sed 's/\.c$//')
+  # shellcheck disable=SC2086
+  cmake --build "$root/build-fuzz" -j"$jobs" $(printf -- '--target %s ' $fuzzers)
+  bash "$root/tests/fuzz/run_fuzz.sh" "$root/build-fuzz" "${PA_FUZZ_SECONDS:-15}"
 fi
 echo "all tests passed"
