@@ -30,6 +30,14 @@ extern const struct pa_backend pa_backend_triton_grpc;
 #define PA_HAVE_TRITON_C_API 1
 extern const struct pa_backend pa_backend_triton_c_api;
 #endif
+#if __has_include("tfserving.c")
+#define PA_HAVE_TFSERVING 1
+extern const struct pa_backend pa_backend_tfserving;
+#endif
+#if __has_include("torchserve.c")
+#define PA_HAVE_TORCHSERVE 1
+extern const struct pa_backend pa_backend_torchserve;
+#endif
 #endif
 
 #endif

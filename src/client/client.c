@@ -35,6 +35,13 @@ static const struct registry_entry registry[] = {
 #ifdef PA_HAVE_TRITON_C_API
     {PA_SK_TRITON_C_API, PA_PROTO_UNKNOWN, true, &pa_backend_triton_c_api},
 #endif
+#ifdef PA_HAVE_TFSERVING
+    {PA_SK_TFSERVING, PA_PROTO_GRPC, false, &pa_backend_tfserving},
+#endif
+#ifdef PA_HAVE_TORCHSERVE
+    /* Any protocol: open() refuses gRPC with the original's message. */
+    {PA_SK_TORCHSERVE, PA_PROTO_HTTP, true, &pa_backend_torchserve},
+#endif
 };
 
 const struct pa_backend *pa_backend_find(const struct pa_options *opts)

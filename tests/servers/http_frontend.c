@@ -34,6 +34,7 @@
 #include "core/json.h"
 #include "core/xalloc.h"
 #include "http_codec.h"
+#include "torchserve_handler.h"
 
 #include "core/banned.h"
 
@@ -614,6 +615,17 @@ static void do_models(struct conn *c, char **seg, size_t n, bool get, bool post)
         set_empty(c, 200); /* ready */
 }
 
+/* TorchServe's inference API on the same port (torchserve_handler.h). */
+static void do_torchserve(struct conn *c, char **seg, size_t n, const char *method)
+{
+    struct torchserve_reply r;
+    torchserve_handle(c->fe->e, seg, n, method, header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
+                      c->body.data, c->body.len, c->arrival_ns, &c->resp, &c->text, &r);
+    set_body(c, r.status, "application/json", c->text.data, c->text.len);
+    c->ready_ns = r.ready_ns;
+    c->drop = r.drop;
+}
+
 static void route(struct conn *c, const char *url, const char *method)
 {
     struct engine *e = c->fe->e;
@@ -631,6 +643,10 @@ static void route(struct conn *c, const char *url, const char *method)
         seg[n++] = p;
         while (*p && *p != '/')
             p++;
+    }
+    if (!*p && n > 0 && (!strcmp(seg[0], "predictions") || !strcmp(seg[0], "ping"))) {
+        do_torchserve(c, seg, n, method);
+        return;
     }
     if (*p || n == 0 || strcmp(seg[0], "v2")) {
         set_error(c, 404, "Not Found");

@@ -3,11 +3,15 @@
  * server (docs/internals/test-server.md).
  *
  *   pa-test-server --models DIR [--http-port N] [--grpc-port N]
- *                  [--metrics-port N] [knobs]
+ *                  [--metrics-port N] [--tfs-port N] [knobs]
  *
  * Once every listener is up it prints exactly one line
  * "http=PORT grpc=PORT metrics=PORT" to stdout (0 for a listener not
- * started) so scripts using port 0 learn the real ports. SIGTERM/SIGINT
+ * started) so scripts using port 0 learn the real ports; with --tfs-port
+ * the line ends with " tfs=PORT" (tests/servers/server_ctl.sh reads it).
+ * The HTTP port also serves TorchServe's /predictions and /ping
+ * (torchserve_handler.h); TF Serving has its own gRPC listener
+ * (tfs_frontend.h). SIGTERM/SIGINT
  * stop it cleanly (connections closed, shm regions unmapped).
  */
 #include <errno.h>
@@ -20,6 +24,7 @@
 
 #include "engine.h"
 #include "http_frontend.h"
+#include "tfs_frontend.h"
 
 #include "core/banned.h"
 
@@ -30,7 +35,8 @@
 static void usage(FILE *f)
 {
     fputs("usage: pa-test-server [--models DIR] [--http-port N] [--grpc-port N]\n"
-          "                      [--metrics-port N] [--threads N] [--cudart PATH]\n"
+          "                      [--metrics-port N] [--tfs-port N] [--threads N]\n"
+          "                      [--cudart PATH]\n"
           "                      [--delay-ms [MODEL=]MS[:MAX_MS]]... [--error-rate F]\n"
           "                      [--drop-every N] [--slow-start-ms MS] [--hang]\n"
           "\n"
@@ -38,6 +44,7 @@ static void usage(FILE *f)
           "  --http-port N       KServe v2 HTTP port (default 8000, 0 = any free port)\n"
           "  --grpc-port N       gRPC port (off unless given, 0 = any free port)\n"
           "  --metrics-port N    Prometheus /metrics port (default 8002, -1 = off)\n"
+          "  --tfs-port N        TF Serving gRPC port (off unless given, 0 = any free port)\n"
           "  --threads N         HTTP worker threads (default: one per core)\n"
           "  --cudart PATH       libcudart to dlopen for CUDA shared memory\n"
           "  --delay-ms SPEC     compute delay: MS, MIN:MAX (uniform random), or\n"
@@ -103,12 +110,13 @@ static int parse_delay(const char *spec, char *model, size_t model_len, uint64_t
 int main(int argc, char **argv)
 {
     enum { O_MODELS = 256, O_HTTP, O_GRPC, O_METRICS, O_THREADS, O_CUDART, O_DELAY, O_ERR,
-           O_DROP, O_SLOW, O_HANG, O_HELP };
+           O_DROP, O_SLOW, O_HANG, O_HELP, O_TFS };
     static const struct option opts[] = {
         {"models", required_argument, NULL, O_MODELS},
         {"http-port", required_argument, NULL, O_HTTP},
         {"grpc-port", required_argument, NULL, O_GRPC},
         {"metrics-port", required_argument, NULL, O_METRICS},
+        {"tfs-port", required_argument, NULL, O_TFS},
         {"threads", required_argument, NULL, O_THREADS},
         {"cudart", required_argument, NULL, O_CUDART},
         {"delay-ms", required_argument, NULL, O_DELAY},
@@ -120,7 +128,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *models = PA_DEFAULT_MODELS_DIR, *cudart = NULL;
-    long http_port = 8000, grpc_port = -1, metrics_port = 8002, threads = 0;
+    long http_port = 8000, grpc_port = -1, metrics_port = 8002, tfs_port = -1, threads = 0;
     const char *delays[64];
     size_t n_delays = 0;
     struct engine_knobs knobs = {0};
@@ -128,7 +136,8 @@ int main(int argc, char **argv)
     struct http_frontend *http = NULL;
     struct metrics_frontend *metrics = NULL;
     struct grpc_frontend *grpc = NULL;
-    int http_bound = 0, grpc_bound = 0, metrics_bound = 0, opt, sig, rc = 1;
+    struct tfs_frontend *tfs = NULL;
+    int http_bound = 0, grpc_bound = 0, metrics_bound = 0, tfs_bound = 0, opt, sig, rc = 1;
     char err[512];
     sigset_t set;
 
@@ -146,6 +155,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             *(opt == O_HTTP ? &http_port : opt == O_GRPC ? &grpc_port : &metrics_port) = v;
+            break;
+        case O_TFS:
+            if (parse_int(optarg, 0, 65535, &tfs_port)) {
+                fprintf(stderr, "pa-test-server: bad port '%s'\n", optarg);
+                return 2;
+            }
             break;
         case O_THREADS:
             if (parse_int(optarg, 1, 1024, &threads)) {
@@ -238,13 +253,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "pa-test-server: %s\n", err);
         goto out;
     }
-    printf("http=%d grpc=%d metrics=%d\n", http_bound, grpc_bound, metrics_bound);
+    if (tfs_port >= 0 && tfs_frontend_start(e, (int)tfs_port, &tfs_bound, &tfs, err, sizeof(err))) {
+        fprintf(stderr, "pa-test-server: %s\n", err);
+        goto out;
+    }
+    if (tfs)
+        printf("http=%d grpc=%d metrics=%d tfs=%d\n", http_bound, grpc_bound, metrics_bound,
+               tfs_bound);
+    else
+        printf("http=%d grpc=%d metrics=%d\n", http_bound, grpc_bound, metrics_bound);
     fflush(stdout);
 
     while (sigwait(&set, &sig) != 0)
         ;
     rc = 0;
 out:
+    tfs_frontend_stop(tfs);
     grpc_frontend_stop(grpc);
     metrics_frontend_stop(metrics);
     http_frontend_stop(http);

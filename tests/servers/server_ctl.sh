@@ -6,7 +6,12 @@
 #       args name ports), waits up to PA_SERVER_START_TIMEOUT seconds
 #       (default 10) for its "http=P grpc=P metrics=P" line, and exports
 #       PA_HTTP_PORT, PA_GRPC_PORT, PA_METRICS_PORT and PA_SERVER_PID.
-#       Installs an EXIT trap that stops the server. Returns non-zero (with
+#       With --tfs-port the line ends with an optional " tfs=P" field,
+#       exported as PA_TFS_PORT (0 when the server has no TF Serving port).
+#       Installs an EXIT trap that stops the server, unless the caller
+#       already has an EXIT trap (which must then call pa_server_stop, as
+#       run_case.sh's cleanup does: replacing it would skip the caller's
+#       own cleanup). Returns non-zero (with
 #       the server's stderr on our stderr) if it does not come up.
 #   pa_server_stop
 #       SIGTERM, wait up to 5 s, then SIGKILL. Safe to call twice.
@@ -59,7 +64,7 @@ pa_server_start() {
     mkfifo "$PA_SERVER_DIR/out"
     "$bin" "${args[@]}" >"$PA_SERVER_DIR/out" 2>"$PA_SERVER_DIR/err" &
     PA_SERVER_PID=$!
-    trap 'pa_server_stop' EXIT
+    [ -n "$(trap -p EXIT)" ] || trap 'pa_server_stop' EXIT
 
     local line=""
     # read from the fifo with a deadline; the fd stays open so the server
@@ -82,7 +87,14 @@ pa_server_start() {
     PA_HTTP_PORT=${PA_HTTP_PORT%% *}
     PA_GRPC_PORT=${line#* grpc=}
     PA_GRPC_PORT=${PA_GRPC_PORT%% *}
-    PA_METRICS_PORT=${line##* metrics=}
-    export PA_HTTP_PORT PA_GRPC_PORT PA_METRICS_PORT PA_SERVER_PID
+    PA_METRICS_PORT=${line#* metrics=}
+    PA_METRICS_PORT=${PA_METRICS_PORT%% *}
+    PA_TFS_PORT=0
+    case $line in
+        *' tfs='*)
+            PA_TFS_PORT=${line##* tfs=}
+            PA_TFS_PORT=${PA_TFS_PORT%% *} ;;
+    esac
+    export PA_HTTP_PORT PA_GRPC_PORT PA_METRICS_PORT PA_TFS_PORT PA_SERVER_PID
     return 0
 }
