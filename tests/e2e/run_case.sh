@@ -4,8 +4,9 @@
 # A case file is a bash fragment setting:
 #   SERVER_ARGS   arguments for pa-test-server besides --models/ports
 #                 (unset or "none": no server is started)
-#   ARGS          perf_analyzer arguments; @HTTP@, @GRPC@ and @METRICS@ are
-#                 replaced by 127.0.0.1:<port> of the running server
+#   ARGS          perf_analyzer arguments; @HTTP@, @GRPC@, @METRICS@ and @TFS@
+#                 (TF Serving, with --tfs-port 0) are replaced by
+#                 127.0.0.1:<port> of the running server
 #   EXPECT_EXIT   expected exit code
 #   EXPECT_DIR    (optional) tests/cases/expected/<dir> holding stdout.txt,
 #                 stderr.txt and out.csv from the original binary; outputs
@@ -42,6 +43,7 @@ if [ "$SERVER_ARGS" != none ]; then
   ARGS=${ARGS//@HTTP@/127.0.0.1:${PA_HTTP_PORT:-0}}
   ARGS=${ARGS//@GRPC@/127.0.0.1:${PA_GRPC_PORT:-0}}
   ARGS=${ARGS//@METRICS@/127.0.0.1:${PA_METRICS_PORT:-0}}
+  ARGS=${ARGS//@TFS@/127.0.0.1:${PA_TFS_PORT:-0}}
 fi
 
 echo "+ perf_analyzer $ARGS"
