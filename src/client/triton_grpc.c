@@ -43,6 +43,7 @@
 #include <grpc/slice.h>
 #include <grpc/support/time.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,11 @@
 #define SLOT_INDEX_BITS 24
 #define SLOT_INDEX_MASK ((1u << SLOT_INDEX_BITS) - 1)
 #define CLOSE_GRACE_MS 2000
+/* The original sets no deadline at all, so a server that accepts a call and
+ * never answers it hangs it forever; we give control-plane calls a generous
+ * one (overridable with PA_GRPC_CONTROL_TIMEOUT_MS). Inference calls keep
+ * none, as in the original: a stuck data plane shows up as empty windows. */
+#define CONTROL_TIMEOUT_MS 60000
 
 enum ctl_method {
     CM_SERVER_METADATA,
@@ -153,6 +159,7 @@ struct gctx {
     bool closing;                   /* close(): drain without callbacks */
     struct gw_param *params;        /* --request-parameter */
     size_t n_params;
+    int64_t ctl_timeout_ms;         /* deadline of control-plane calls */
 };
 
 struct pa_prepared {
@@ -214,7 +221,7 @@ static const unsigned char *bb_bytes(struct gctx *g, grpc_byte_buffer *bb, size_
     return g->rx;
 }
 
-static gpr_timespec deadline_ms(int ms)
+static gpr_timespec deadline_ms(int64_t ms)
 {
     if (ms < 0)
         return gpr_inf_future(GPR_CLOCK_MONOTONIC);
@@ -728,7 +735,7 @@ static int ctl_call(struct gctx *g, enum ctl_method m, const ProtobufCMessage *r
 
     grpc_call *call = grpc_channel_create_registered_call(
         g->channel, NULL, GRPC_PROPAGATE_DEFAULTS, g->ctl_cq, g->m_ctl[m],
-        gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        deadline_ms(g->ctl_timeout_ms), NULL);
     grpc_metadata_array init_md, trail_md;
     grpc_metadata_array_init(&init_md);
     grpc_metadata_array_init(&trail_md);
@@ -1069,12 +1076,44 @@ static int build_params(struct gctx *g, const struct pa_options *o, struct pa_er
     return PA_OK;
 }
 
+/*
+ * gRPC's default poller (epoll1) has one process-wide epoll set that one
+ * thread at a time waits on: that thread reads whichever socket is ready,
+ * then wakes the thread whose completion queue the event belongs to and
+ * hands the poller role on. With one worker thread per connection that cost
+ * about 3.5 context switches and 4 futex calls per request. The "poll"
+ * engine polls a completion queue's own sockets from the thread that drives
+ * it, which is exactly our threading: one context switch per request, like
+ * the HTTP backend. gRPC reads the choice from GRPC_POLL_STRATEGY when it
+ * initialises; a value the user set wins. The first client is opened on the
+ * main thread before any worker exists, so setenv() races with no getenv().
+ */
+static pthread_once_t poll_once = PTHREAD_ONCE_INIT;
+
+static void poll_setup(void)
+{
+    setenv("GRPC_POLL_STRATEGY", "poll", 0);
+}
+
+/* Deadline of control-plane calls (metadata, config, statistics, ...). */
+static int64_t control_timeout_ms(void)
+{
+    const char *v = getenv("PA_GRPC_CONTROL_TIMEOUT_MS");
+    char *end;
+    long long ms = v && *v ? strtoll(v, &end, 10) : 0;
+    if (!v || !*v || *end || ms <= 0)
+        return CONTROL_TIMEOUT_MS;
+    return ms;
+}
+
 static int g_open(struct pa_client *c, struct pa_err *err)
 {
     const struct pa_options *o = c->opts;
+    pthread_once(&poll_once, poll_setup);
     grpc_init();
     struct gctx *g = xcalloc(1, sizeof(*g));
     g->c = c;
+    g->ctl_timeout_ms = control_timeout_ms();
     c->ctx = g;
     int rc = build_metadata(g, o, err);
     if (rc == PA_OK)
@@ -1084,10 +1123,14 @@ static int g_open(struct pa_client *c, struct pa_err *err)
         g_close(c);
         return rc != PA_OK ? rc : err->code;
     }
-    /* The Triton client lifts gRPC's message size limits (spec 06 §2). */
+    /* The Triton client lifts gRPC's message size limits (spec 06 §2). Each
+     * client gets its own connection (local subchannel pool): gRPC would
+     * otherwise put every worker's channel on one shared socket, and the
+     * worker that happens to read it must wake the others (see poll_setup). */
     static char k_recv[] = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     static char k_send[] = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-    grpc_arg args[2];
+    static char k_local[] = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
+    grpc_arg args[3];
     memset(args, 0, sizeof(args));
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = k_recv;
@@ -1095,7 +1138,10 @@ static int g_open(struct pa_client *c, struct pa_err *err)
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = k_send;
     args[1].value.integer = INT_MAX;
-    grpc_channel_args cargs = {.num_args = 2, .args = args};
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = k_local;
+    args[2].value.integer = 1;
+    grpc_channel_args cargs = {.num_args = 3, .args = args};
     g->channel = grpc_channel_create(o->url, creds, &cargs);
     grpc_channel_credentials_release(creds);
     g->cq = grpc_completion_queue_create_for_next(NULL);

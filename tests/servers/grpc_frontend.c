@@ -36,9 +36,27 @@
  * each queue thread fires its pending timers (their calls are cancelled, so
  * sends fail fast), waits until none of its calls is alive, shuts its queue
  * down and drains it.
+ *
+ * Environment (main.c and engine.h belong to the server engineer, so these
+ * options of the gRPC front end alone are not command-line flags):
+ *  - PA_TEST_SERVER_TLS_CERT, PA_TEST_SERVER_TLS_KEY: PEM files; when both
+ *    are set the port serves TLS only. PA_TEST_SERVER_TLS_CLIENT_CA (PEM)
+ *    additionally requires and verifies a client certificate (mutual TLS).
+ *  - PA_TEST_SERVER_GRPC_DEBUG=1: one stderr line per inference call with
+ *    its metadata, and one per inference message with the compression it
+ *    arrived with, so tests can see what the client really sent. Per-message
+ *    decompression is left to us (GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION
+ *    off) for that reason: a received byte buffer then still says how it was
+ *    compressed, and bb_slurp inflates it with zlib (the byte-buffer reader
+ *    of gRPC 1.51 no longer does).
+ *
+ * --hang (engine knob) is honoured here as in the HTTP front end: every call
+ * is accepted and never answered; it only ends when the client cancels it
+ * or the server stops.
  */
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
+#include <grpc/compression.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
@@ -50,6 +68,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "engine.h"
 #include "grpc_handlers.h"
@@ -148,6 +167,7 @@ struct grpc_frontend {
     pthread_t workers[N_WORKERS];
     size_t n_workers;
     bool pool_quit;
+    bool debug;                 /* PA_TEST_SERVER_GRPC_DEBUG */
 };
 
 static uint64_t now_ns(void)
@@ -165,7 +185,45 @@ static void *xcalloc1(size_t n)
     return p;
 }
 
-/* Contiguous copy (or reference) of a received message; empty on bad data. */
+/* Inflates a gzip or deflate (zlib) message; empty on bad data. */
+static grpc_slice inflate_slice(grpc_slice in, grpc_compression_algorithm alg)
+{
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    /* 16 + MAX_WBITS: gzip wrapper; MAX_WBITS: zlib wrapper (gRPC "deflate") */
+    if (inflateInit2(&z, alg == GRPC_COMPRESS_GZIP ? 16 + MAX_WBITS : MAX_WBITS) != Z_OK)
+        return grpc_empty_slice();
+    size_t cap = 4 * GRPC_SLICE_LENGTH(in) + 256, len = 0;
+    uint8_t *out = xcalloc1(cap);
+    z.next_in = GRPC_SLICE_START_PTR(in);
+    z.avail_in = (uInt)GRPC_SLICE_LENGTH(in);
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+        if (len == cap) {
+            out = realloc(out, cap *= 2);
+            if (!out)
+                abort();
+        }
+        z.next_out = out + len;
+        z.avail_out = (uInt)(cap - len);
+        rc = inflate(&z, Z_NO_FLUSH);
+        len = cap - z.avail_out;
+        if (rc == Z_BUF_ERROR && z.avail_out == 0) /* only needs more room */
+            rc = Z_OK;
+    }
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(out);
+        return grpc_empty_slice();
+    }
+    return grpc_slice_new(out, len, free);
+}
+
+/*
+ * Contiguous copy (or reference) of a received message, inflated when it
+ * arrived compressed (we turned gRPC's own decompression off, see the top);
+ * empty on bad data.
+ */
 static grpc_slice bb_slurp(grpc_byte_buffer *bb)
 {
     grpc_byte_buffer_reader r;
@@ -173,6 +231,11 @@ static grpc_slice bb_slurp(grpc_byte_buffer *bb)
         return grpc_empty_slice();
     grpc_slice s = grpc_byte_buffer_reader_readall(&r);
     grpc_byte_buffer_reader_destroy(&r);
+    if (bb->type == GRPC_BB_RAW && bb->data.raw.compression != GRPC_COMPRESS_NONE) {
+        grpc_slice plain = inflate_slice(s, bb->data.raw.compression);
+        grpc_slice_unref(s);
+        return plain;
+    }
     return s;
 }
 
@@ -183,6 +246,58 @@ static grpc_byte_buffer *bb_take(uint8_t *body, size_t len)
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
     return bb;
+}
+
+/* ------------------------------------------------------------------- debug */
+
+static const char *method_name(enum grpc_method m)
+{
+    static const char prefix[] = "/inference.GRPCInferenceService/";
+    return m < GM_COUNT ? grpc_method_path[m] + sizeof(prefix) - 1 : "<unregistered>";
+}
+
+static bool is_infer(enum grpc_method m)
+{
+    return m == GM_MODEL_INFER || m == GM_MODEL_STREAM_INFER;
+}
+
+/* "key=value; ..." of the application metadata a call arrived with. */
+static void format_metadata(const grpc_metadata_array *md, char *out, size_t n)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < md->count && off + 1 < n; i++) {
+        const grpc_slice *k = &md->metadata[i].key, *v = &md->metadata[i].value;
+        int kl = (int)GRPC_SLICE_LENGTH(*k), vl = (int)GRPC_SLICE_LENGTH(*v);
+        bool binary = kl > 4 && memcmp(GRPC_SLICE_START_PTR(*k) + kl - 4, "-bin", 4) == 0;
+        int w = snprintf(out + off, n - off, "%s%.*s=%.*s", i ? "; " : "", kl,
+                         (const char *)GRPC_SLICE_START_PTR(*k), binary ? 8 : vl,
+                         binary ? "<binary>" : (const char *)GRPC_SLICE_START_PTR(*v));
+        if (w < 0)
+            break;
+        off += (size_t)w;
+    }
+}
+
+static void debug_call(const struct grpc_frontend *fe, enum grpc_method m,
+                       const grpc_metadata_array *md)
+{
+    if (!fe->debug || !is_infer(m))
+        return;
+    char buf[1024];
+    format_metadata(md, buf, sizeof(buf));
+    fprintf(stderr, "grpc-debug: call %s metadata: %s\n", method_name(m), buf);
+}
+
+static void debug_message(const struct grpc_frontend *fe, enum grpc_method m,
+                          const grpc_byte_buffer *bb)
+{
+    if (!fe->debug || !bb)
+        return;
+    const char *alg = "unknown";
+    if (bb->type == GRPC_BB_RAW)
+        grpc_compression_algorithm_name(bb->data.raw.compression, &alg);
+    fprintf(stderr, "grpc-debug: message %s compression=%s\n", method_name(m), alg);
 }
 
 /* ------------------------------------------------------------------ timers */
@@ -345,6 +460,17 @@ static uint64_t unary_infer(struct fe_thread *th, struct ucall *u, const uint8_t
     return ready;
 }
 
+/* --hang: never answer; the call ends when the client cancels or we stop. */
+static void hang_call(struct ucall *u)
+{
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &u->cancelled;
+    if (grpc_call_start_batch(u->call, &op, 1, &u->t_done, NULL) != GRPC_CALL_OK)
+        ucall_recycle(u);
+}
+
 static void unary_start(struct fe_thread *th, struct ucall *u)
 {
     if (u->m == GM_COUNT) {
@@ -353,6 +479,8 @@ static void unary_start(struct fe_thread *th, struct ucall *u)
         unary_send(u);
         return;
     }
+    if (is_infer(u->m))
+        debug_message(th->fe, u->m, u->payload);
     grpc_slice in = bb_slurp(u->payload);
     const uint8_t *data = GRPC_SLICE_START_PTR(in);
     size_t len = GRPC_SLICE_LENGTH(in);
@@ -558,6 +686,7 @@ static void stream_on_read(struct fe_thread *th, struct scall *s, bool ok)
         return;
     }
     stream_read(s); /* keep one read outstanding while we work on this one */
+    debug_message(th->fe, GM_MODEL_STREAM_INFER, bb);
     grpc_slice in = bb_slurp(bb);
     grpc_byte_buffer_destroy(bb);
     stream_request(th, s, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in));
@@ -691,7 +820,10 @@ static void dispatch(struct fe_thread *th, struct tag *t, bool ok)
         }
         if (!atomic_load(&fe->stopping))
             arm(th, u->m);
-        if (u->m == GM_MODEL_STREAM_INFER)
+        debug_call(fe, u->m, &u->md);
+        if (engine_knobs(fe->engine)->hang)
+            hang_call(u);
+        else if (u->m == GM_MODEL_STREAM_INFER)
             stream_start(th, u);
         else
             unary_start(th, u);
@@ -753,6 +885,61 @@ static void *thread_main(void *arg)
 
 /* ------------------------------------------------------------------- hooks */
 
+/* Whole file as a NUL-terminated string (PEM), or NULL. */
+static char *slurp_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0, n;
+    char *s = xcalloc1(cap);
+    while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len <= 1) {
+            s = realloc(s, cap *= 2);
+            if (!s)
+                abort();
+        }
+    }
+    fclose(f);
+    s[len] = '\0';
+    return s;
+}
+
+/*
+ * Listening credentials: TLS when PA_TEST_SERVER_TLS_CERT and _KEY name PEM
+ * files (mutual TLS with PA_TEST_SERVER_TLS_CLIENT_CA), plaintext otherwise.
+ */
+static grpc_server_credentials *server_creds(char *err, size_t errlen)
+{
+    const char *cert_path = getenv("PA_TEST_SERVER_TLS_CERT");
+    const char *key_path = getenv("PA_TEST_SERVER_TLS_KEY");
+    const char *ca_path = getenv("PA_TEST_SERVER_TLS_CLIENT_CA");
+    if (!cert_path || !*cert_path || !key_path || !*key_path)
+        return grpc_insecure_server_credentials_create();
+    char *cert = slurp_file(cert_path), *key = slurp_file(key_path), *ca = NULL;
+    grpc_server_credentials *creds = NULL;
+    if (!cert || !key) {
+        snprintf(err, errlen, "cannot read the TLS %s '%s'", cert ? "key" : "certificate",
+                 cert ? key_path : cert_path);
+    } else if (ca_path && *ca_path && !(ca = slurp_file(ca_path))) {
+        snprintf(err, errlen, "cannot read the TLS client CA '%s'", ca_path);
+    } else {
+        grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
+        creds = grpc_ssl_server_credentials_create_ex(
+            ca, &pair, 1,
+            ca ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+               : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+            NULL);
+        if (!creds)
+            snprintf(err, errlen, "cannot create the TLS server credentials");
+    }
+    free(cert);
+    free(key);
+    free(ca);
+    return creds;
+}
+
 int grpc_frontend_start(struct engine *e, int port, int *bound_port, struct grpc_frontend **out,
                         char *err, size_t errlen)
 {
@@ -761,12 +948,25 @@ int grpc_frontend_start(struct engine *e, int port, int *bound_port, struct grpc
     fe->t_shutdown = (struct tag){T_SHUTDOWN, fe};
     pthread_mutex_init(&fe->pool_mu, NULL);
     pthread_cond_init(&fe->pool_cv, NULL);
+    const char *dbg = getenv("PA_TEST_SERVER_GRPC_DEBUG");
+    fe->debug = dbg && *dbg && strcmp(dbg, "0") != 0;
     grpc_init();
 
-    /* Infer messages can be large: no receive or send limit (spec 00 §6). */
+    grpc_server_credentials *creds = server_creds(err, errlen);
+    if (!creds) {
+        pthread_mutex_destroy(&fe->pool_mu);
+        pthread_cond_destroy(&fe->pool_cv);
+        free(fe);
+        grpc_shutdown();
+        return -1;
+    }
+
+    /* Infer messages can be large: no receive or send limit (spec 00 §6).
+     * Messages are inflated by bb_slurp, not by gRPC (see the top). */
     static char k_recv[] = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     static char k_send[] = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-    grpc_arg args[2];
+    static char k_decomp[] = GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION;
+    grpc_arg args[3];
     memset(args, 0, sizeof(args));
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = k_recv;
@@ -774,7 +974,10 @@ int grpc_frontend_start(struct engine *e, int port, int *bound_port, struct grpc
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = k_send;
     args[1].value.integer = -1;
-    grpc_channel_args cargs = {.num_args = 2, .args = args};
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = k_decomp;
+    args[2].value.integer = 0;
+    grpc_channel_args cargs = {.num_args = 3, .args = args};
     fe->server = grpc_server_create(&cargs, NULL);
     for (int m = 0; m < GM_COUNT; m++) {
         fe->methods[m] = grpc_server_register_method(
@@ -791,7 +994,6 @@ int grpc_frontend_start(struct engine *e, int port, int *bound_port, struct grpc
     }
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
     int bound = grpc_server_add_http2_port(fe->server, addr, creds);
     grpc_server_credentials_release(creds);
     if (bound == 0) {

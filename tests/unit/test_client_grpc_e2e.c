@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -494,6 +497,45 @@ static void test_server_down(void **state)
     pa_client_close(&c);
 }
 
+/*
+ * A server that takes the TCP connection and never says a word: the
+ * control-plane call must end at its deadline (PA_GRPC_CONTROL_TIMEOUT_MS)
+ * with gRPC's DEADLINE_EXCEEDED text, not hang as the original would.
+ */
+static void test_control_deadline(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 16), 0); /* the kernel completes connects; we never accept */
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    char url[64];
+    snprintf(url, sizeof(url), "127.0.0.1:%d", ntohs(a.sin_port));
+
+    setenv("PA_GRPC_CONTROL_TIMEOUT_MS", "300", 1);
+    struct pa_client c;
+    struct pa_options o;
+    struct got g;
+    struct pa_err err = {0};
+    open_client(&c, &o, &g, url, false);
+    unsetenv("PA_GRPC_CONTROL_TIMEOUT_MS");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cJSON *j = NULL;
+    int rc = pa_client_model_metadata(&c, "simple", "", &j, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_int_equal(rc, PA_ESERVER);
+    assert_null(j);
+    assert_string_equal(err.msg, "Deadline Exceeded");
+    assert_true(secs >= 0.25 && secs < 10.0);
+    pa_client_close(&c);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_decoupled),
         cmocka_unit_test(test_sequence_and_stats),
         cmocka_unit_test(test_server_down),
+        cmocka_unit_test(test_control_deadline),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }
