@@ -7,7 +7,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libgrpc-dev
       libprotobuf-c-dev protobuf-c-compiler libcjson-dev libmicrohttpd-dev)
 if [ "${1:-build}" = test ]; then
-  pkgs+=(libcmocka-dev curl clang libclang-rt-14-dev openssl python3 procps)
+  pkgs+=(libcmocka-dev curl clang libclang-rt-14-dev openssl python3 procps
+        openmpi-bin libopenmpi-dev)
 fi
 
 missing=()
