@@ -5,7 +5,7 @@
  * export → cleanup.
  *
  * This file is the only place that knows every module: it wires the
- * profiler (measure/) to the concurrency manager (load/) and to the console
+ * profiler (measure/) to the load manager (load/) and to the console
  * report (report/) through the small callback tables in profiler.h, so that
  * those modules stay independent of each other. It decides how each error is
  * printed (plain or "error: " prefixed) the way the original does, and it
@@ -20,6 +20,7 @@
 
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,10 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "data/dataset.h"
-#include "load/concurrency.h"
+#include "load/manager.h"
+#include "load/periodic.h"
+#include "load/record_batch.h"
+#include "load/schedule.h"
 #include "measure/perf_status.h"
 #include "measure/profiler.h"
 #include "model/model.h"
@@ -46,17 +50,6 @@ void pipeline_request_stop(void)
 /* Features of later issues: fail loudly before touching the server. */
 static int check_supported(const struct pa_options *o, struct pa_err *err)
 {
-    switch (o->load_mode) {
-    case PA_LOAD_CONCURRENCY:
-        break;
-    case PA_LOAD_REQUEST_RATE:
-        return pa_errorf(err, PA_EUNSUPPORTED, "--request-rate-range is not supported yet");
-    case PA_LOAD_CUSTOM_INTERVALS:
-        return pa_errorf(err, PA_EUNSUPPORTED, "--request-intervals is not supported yet");
-    case PA_LOAD_PERIODIC_CONCURRENCY:
-        return pa_errorf(err, PA_EUNSUPPORTED,
-                         "--periodic-concurrency-range is not supported yet");
-    }
     if (o->enable_mpi)
         return pa_errorf(err, PA_EUNSUPPORTED, "--enable-mpi is not supported yet");
     return PA_OK;
@@ -64,49 +57,72 @@ static int check_supported(const struct pa_options *o, struct pa_err *err)
 
 /* --- wiring: profiler → load ------------------------------------------ */
 
+struct load_wire {
+    struct load_manager *m;
+    enum pa_load_mode mode;
+    const uint64_t *gaps_ns;   /* custom intervals */
+    size_t n_gaps;
+};
+
 static int load_set(void *arg, uint64_t c, struct pa_err *err)
 {
-    return concurrency_set(arg, c, err);
+    struct load_wire *lw = arg;
+    return load_set_concurrency(lw->m, c, err);
 }
 
-static void load_collect(void *arg, struct pa_record_batch *into)
+static int load_rate(void *arg, double rate, struct pa_err *err)
 {
-    concurrency_collect(arg, into);
+    struct load_wire *lw = arg;
+    if (lw->mode == PA_LOAD_CUSTOM_INTERVALS)
+        return load_set_custom(lw->m, lw->gaps_ns, lw->n_gaps, err);
+    return load_set_rate(lw->m, rate, err);
 }
 
-static int load_health(void *arg, struct pa_err *err)
+static void load_collect_cb(void *arg, struct pa_record_batch *into)
 {
-    return concurrency_health(arg, err);
+    struct load_wire *lw = arg;
+    load_collect(lw->m, into);
+}
+
+static int load_health_cb(void *arg, struct pa_err *err)
+{
+    struct load_wire *lw = arg;
+    return load_health(lw->m, err);
 }
 
 static void load_lib(void *arg, struct stats_lib *out)
 {
+    struct load_wire *lw = arg;
     struct load_counters c;
-    concurrency_counters(arg, &c);
+    load_counters(lw->m, &c);
     out->completed = c.completed;
     out->total_ns = c.total_ns;
     out->send_ns = c.send_ns;
     out->recv_ns = c.recv_ns;
 }
 
-static uint64_t load_completed(void *arg)
+static uint64_t load_completed_cb(void *arg)
 {
-    return concurrency_completed(arg);
+    struct load_wire *lw = arg;
+    return load_completed(lw->m);
 }
 
-static uint64_t load_take_sent(void *arg)
+static uint64_t load_take_sent_cb(void *arg)
 {
-    return concurrency_take_sent(arg);
+    struct load_wire *lw = arg;
+    return load_take_sent(lw->m);
 }
 
-static void load_reset_idle(void *arg)
+static void load_reset_idle_cb(void *arg)
 {
-    concurrency_reset_idle(arg);
+    struct load_wire *lw = arg;
+    load_reset_idle(lw->m);
 }
 
 static uint64_t load_idle(void *arg)
 {
-    return concurrency_idle_ns(arg);
+    struct load_wire *lw = arg;
+    return load_idle_ns(lw->m);
 }
 
 /* --- wiring: profiler → report ----------------------------------------- */
@@ -114,6 +130,12 @@ static uint64_t load_idle(void *arg)
 static void rep_level_start(void *arg, uint64_t c)
 {
     report_concurrency_header(arg, c);
+    fflush(stdout);
+}
+
+static void rep_level_start_rate(void *arg, double rate)
+{
+    report_rate_header(arg, rate);
     fflush(stdout);
 }
 
@@ -209,13 +231,13 @@ static int write_export(const struct pa_options *o, const struct pa_profile *p,
 }
 
 /* Appends the workers' "Thread [i] had error: ..." lines to a failure message. */
-static void append_worker_errors(struct concurrency_manager *m, struct pa_err *err)
+static void append_worker_errors(struct load_manager *m, struct pa_err *err)
 {
     char lines[PA_ERR_MSG_MAX] = "";
     FILE *f = fmemopen(lines, sizeof(lines) - 1, "w");
     if (!f)
         return;
-    concurrency_report_errors(m, f);
+    load_report_errors(m, f);
     fclose(f);
     size_t len = strlen(lines);
     if (len && lines[len - 1] == '\n')
@@ -235,17 +257,27 @@ struct run {
     struct pa_model model;
     bool model_loaded;
     struct pa_dataset ds;
-    struct concurrency_manager *load;
+    struct load_manager *load;
+    uint64_t *gaps_ns;          /* --request-intervals */
+    size_t n_gaps;
     struct report_console console;
     struct report_model rmodel;
     struct pa_profile profile;
 };
 
-static int measure(struct run *r, bool server_stats, enum pa_err_style *style,
-                   struct pa_err *err)
+/* Sequence lengths follow the data only when it came from JSON files (spec 04 §6). */
+static bool json_input(const struct pa_options *o)
+{
+    struct stat st;
+    if (o->input_kind != PA_INPUT_FILES || o->n_input_data_paths == 0)
+        return false;
+    return !(stat(o->input_data_paths[0], &st) == 0 && S_ISDIR(st.st_mode));
+}
+
+static struct load_config load_config_for(struct run *r)
 {
     struct pa_options *o = r->opts;
-    struct load_config lc = {
+    return (struct load_config){
         .opts = o,
         .ds = &r->ds,
         .open_client = pa_client_open,
@@ -253,8 +285,57 @@ static int measure(struct run *r, bool server_stats, enum pa_err_style *style,
         .validate = validate_outputs,
         .async = o->async,
         .batch_size = o->batch_size,
+        .sequence = model_is_sequence(&r->model),
+        .json_data = json_input(o),
     };
-    r->load = concurrency_create(&lc);
+}
+
+/*
+ * Periodic concurrency (spec 04 §5): no levels, no console report, no CSV;
+ * every request goes to the profile export as one experiment.
+ */
+static int measure_periodic(struct run *r, struct pa_err *err)
+{
+    struct load_config lc = load_config_for(r);
+    struct pa_level_export exp;
+    memset(&exp, 0, sizeof(exp));
+    exp.concurrency = 1;
+
+    int rc = periodic_run(&lc, &stop_requested, &exp.records, err);
+    bool interrupted = rc == PA_EINTR;
+    if (rc && !interrupted) {
+        pa_level_export_release(&exp);
+        return rc;
+    }
+    if (interrupted)
+        fprintf(stderr, "%s\n", err->msg);
+    rc = report_export_write_levels(r->opts->profile_export_file, &exp, 1,
+                                    clock_epoch_offset_ns(), true, err);
+    pa_level_export_release(&exp);
+    if (rc)
+        return rc;
+    return interrupted ? pa_errorf(err, PA_EINTR, "Received exit signal.") : PA_OK;
+}
+
+static int measure(struct run *r, bool server_stats, enum pa_err_style *style,
+                   struct pa_err *err)
+{
+    struct pa_options *o = r->opts;
+    struct load_config lc = load_config_for(r);
+    int rc;
+
+    *style = PA_ERR_PLAIN;
+    double custom_rate = 0;
+    if (o->load_mode == PA_LOAD_CUSTOM_INTERVALS) {
+        /* Read when profiling starts, as the original does: errors follow the settings. */
+        rc = schedule_read_intervals(o->request_intervals_file, &r->gaps_ns, &r->n_gaps, err);
+        if (rc)
+            return rc;
+        custom_rate = schedule_custom_rate(r->gaps_ns, r->n_gaps);
+    }
+    r->load = load_manager_create(&lc);
+    struct load_wire lw = {
+        .m = r->load, .mode = o->load_mode, .gaps_ns = r->gaps_ns, .n_gaps = r->n_gaps};
 
     struct stats_source src = {
         .control = &r->control,
@@ -263,11 +344,12 @@ static int measure(struct run *r, bool server_stats, enum pa_err_style *style,
     };
     struct profiler_config pc = {
         .opts = o,
-        .load = {.arg = r->load, .set_concurrency = load_set, .collect = load_collect,
-                 .health = load_health, .lib_stats = load_lib, .completed = load_completed,
-                 .take_sent = load_take_sent, .reset_idle = load_reset_idle,
-                 .idle_ns = load_idle},
-        .report = {.arg = &r->console, .level_start = rep_level_start, .pass = rep_pass,
+        .load = {.arg = &lw, .set_concurrency = load_set, .set_rate = load_rate,
+                 .collect = load_collect_cb, .health = load_health_cb, .lib_stats = load_lib,
+                 .completed = load_completed_cb, .take_sent = load_take_sent_cb,
+                 .reset_idle = load_reset_idle_cb, .idle_ns = load_idle},
+        .report = {.arg = &r->console, .level_start = rep_level_start,
+                   .level_start_rate = rep_level_start_rate, .pass = rep_pass,
                    .pass_failed = rep_pass_failed, .level_done = rep_level_done},
         .server_stats = server_stats ? fetch_stats : NULL,
         .server_stats_arg = &src,
@@ -278,13 +360,13 @@ static int measure(struct run *r, bool server_stats, enum pa_err_style *style,
         .lib_stats = !r->model.decoupled,
         .out = stdout,
         .stop = &stop_requested,
+        .custom_rate = custom_rate,
     };
 
-    int rc = profiler_run(&pc, &r->profile, err);
+    rc = profiler_run(&pc, &r->profile, err);
     bool interrupted = atomic_load(&stop_requested);
-    /* Workers stop sending and drain what is in flight before anything is reported. */
-    concurrency_stop(r->load);
-    *style = PA_ERR_PLAIN;
+    /* Workers close their sequences and drain what is in flight before anything is reported. */
+    load_stop(r->load);
     if (rc && !interrupted) {
         /* Printed by main after the failure line, as the original does at shutdown. */
         append_worker_errors(r->load, err);
@@ -301,7 +383,7 @@ static int measure(struct run *r, bool server_stats, enum pa_err_style *style,
                                err);
     if (!wrc)
         wrc = write_export(o, &r->profile, err);
-    concurrency_report_errors(r->load, stderr);
+    load_report_errors(r->load, stderr);
     if (wrc)
         return wrc;
     if (interrupted)
@@ -339,8 +421,9 @@ static int run_pipeline(struct run *r, enum pa_err_style *style, struct pa_err *
     rc = options_apply_model(o, &facts, stderr, err);
     if (rc)
         return rc;
-    if (facts.sequence)
-        return pa_errorf(err, PA_EUNSUPPORTED, "sequence models are not supported yet");
+    if (facts.sequence && o->load_mode == PA_LOAD_PERIODIC_CONCURRENCY)
+        return pa_errorf(err, PA_EUNSUPPORTED,
+                         "--periodic-concurrency-range with sequence models is not supported yet");
 
     *style = PA_ERR_PREFIXED;
     rc = dataset_build(o, &r->model, &r->control, stdout, &r->ds, err);
@@ -359,6 +442,10 @@ static int run_pipeline(struct run *r, enum pa_err_style *style, struct pa_err *
     report_settings(&r->console);
     fflush(stdout);
 
+    if (o->load_mode == PA_LOAD_PERIODIC_CONCURRENCY) {
+        *style = PA_ERR_PLAIN;
+        return measure_periodic(r, err);
+    }
     return measure(r, server_stats, style, err);
 }
 
@@ -370,7 +457,8 @@ int pipeline_run(struct pa_options *opts, enum pa_err_style *err_style, struct p
 
     int rc = run_pipeline(&r, err_style, err);
 
-    concurrency_free(r.load);
+    load_manager_free(r.load);
+    free(r.gaps_ns);
     pa_profile_release(&r.profile);
     if (r.control_open)
         dataset_release(&r.ds, &r.control);

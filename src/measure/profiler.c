@@ -34,10 +34,16 @@
 /* How often a sleeping window checks for SIGINT. */
 #define STOP_CHECK_NS (50 * NS_PER_MS)
 
+/* A load level: a concurrency, or a request rate (concurrency 0). */
+struct level_value {
+    uint64_t concurrency;
+    double rate;
+};
+
 struct level {
     const struct profiler_config *cfg;
     struct stats_params params;
-    uint64_t concurrency;
+    struct level_value value;
 
     struct pa_record_batch pending;
     struct stats_window win[STABILITY_WINDOW]; /* ring: window k lives in win[k % 3] */
@@ -149,6 +155,8 @@ static void select_records(struct level *lv, struct stats_window *w)
     size_t keep = 0, keep_resp = 0;
 
     w->latencies = xmalloc((b->n ? b->n : 1) * sizeof(*w->latencies));
+    if (lv->params.schedule)
+        w->sched_latencies = xmalloc((b->n ? b->n : 1) * sizeof(*w->sched_latencies));
     for (size_t i = 0; i < b->n; i++) {
         struct pa_record r = b->records[i];
         uint64_t t = selection_time(b, &r);
@@ -170,6 +178,12 @@ static void select_records(struct level *lv, struct stats_window *w)
         if (!r.end_ns)
             continue; /* only an empty response: exported, not measured */
         w->latencies[w->n_latencies++] = r.end_ns - r.start_ns;
+        if (lv->params.schedule) {
+            /* Open loop: from the planned send time (closing requests have none). */
+            uint64_t from = r.scheduled_ns && r.scheduled_ns < r.start_ns ? r.scheduled_ns
+                                                                           : r.start_ns;
+            w->sched_latencies[w->n_sched_latencies++] = r.end_ns - from;
+        }
         w->client.request_count++;
         if (r.flags & PA_REC_SEQUENCE_END)
             w->client.sequence_count++;
@@ -326,7 +340,8 @@ static void print_pass(const struct level *lv, size_t k, const struct stats_wind
         return;
     }
     if (!w->err.code && cfg->report.pass) {
-        struct perf_status st = {.concurrency = lv->concurrency,
+        struct perf_status st = {.concurrency = lv->value.concurrency,
+                                 .request_rate = lv->value.rate,
                                  .batch_size = cfg->opts->batch_size,
                                  .client = w->client};
         cfg->report.pass(cfg->report.arg, (unsigned)k + 1, &st);
@@ -388,7 +403,12 @@ static void level_release(struct level *lv)
  * so, *status holds the merged result. Errors: worker failures, the oldest
  * retained window error, or "Received exit signal.".
  */
-static int measure_level(const struct profiler_config *cfg, uint64_t concurrency,
+static bool open_loop(const struct pa_options *o)
+{
+    return o->load_mode == PA_LOAD_REQUEST_RATE || o->load_mode == PA_LOAD_CUSTOM_INTERVALS;
+}
+
+static int measure_level(const struct profiler_config *cfg, struct level_value value,
                          struct pa_level_export *exp, struct perf_status *status, bool *stable,
                          struct pa_err *err)
 {
@@ -396,8 +416,9 @@ static int measure_level(const struct profiler_config *cfg, uint64_t concurrency
     struct level lv = {
         .cfg = cfg,
         .params = {.batch_size = o->batch_size, .percentile = o->percentile,
-                   .lib_stats = cfg->lib_stats, .metrics = o->collect_metrics},
-        .concurrency = concurrency,
+                   .lib_stats = cfg->lib_stats, .metrics = o->collect_metrics,
+                   .schedule = open_loop(o)},
+        .value = value,
         .exp = exp,
     };
     int rc;
@@ -445,7 +466,8 @@ static int measure_level(const struct profiler_config *cfg, uint64_t concurrency
         rc = stats_merge(last, STABILITY_WINDOW, &lv.params, status, err);
         if (rc)
             goto out;
-        status->concurrency = concurrency;
+        status->concurrency = value.concurrency;
+        status->request_rate = value.rate;
         status->batch_size = o->batch_size;
         status->stable = true;
     }
@@ -463,7 +485,7 @@ struct sweep {
     struct pa_profile *result;
 };
 
-static struct pa_level_export *new_export(struct sweep *s, uint64_t concurrency)
+static struct pa_level_export *new_export(struct sweep *s, struct level_value v)
 {
     struct pa_profile *p = s->result;
     if (!s->cfg->opts->profile_export_file)
@@ -471,12 +493,34 @@ static struct pa_level_export *new_export(struct sweep *s, uint64_t concurrency)
     p->exports = xreallocarray(p->exports, p->n_exports + 1, sizeof(*p->exports));
     struct pa_level_export *e = &p->exports[p->n_exports++];
     memset(e, 0, sizeof(*e));
-    e->concurrency = concurrency;
+    e->concurrency = v.concurrency;
+    e->request_rate = v.rate;
     return e;
 }
 
-/* Measures level c, reports it, and says how it ended. */
-static int run_level(struct sweep *s, uint64_t c, enum level_outcome *outcome,
+/* Sets the load to v and prints its header line. */
+static int set_level(struct sweep *s, struct level_value v, struct pa_err *err)
+{
+    const struct profiler_config *cfg = s->cfg;
+    const struct pa_options *o = cfg->opts;
+    int rc;
+
+    if (o->load_mode == PA_LOAD_CONCURRENCY) {
+        rc = cfg->load.set_concurrency(cfg->load.arg, v.concurrency, err);
+        if (!rc && cfg->report.level_start)
+            cfg->report.level_start(cfg->report.arg, v.concurrency);
+        return rc;
+    }
+    if (!cfg->load.set_rate)
+        return pa_errorf(err, PA_EUNSUPPORTED, "this load mode is not supported yet");
+    rc = cfg->load.set_rate(cfg->load.arg, v.rate, err);
+    if (!rc && o->load_mode == PA_LOAD_REQUEST_RATE && cfg->report.level_start_rate)
+        cfg->report.level_start_rate(cfg->report.arg, v.rate);
+    return rc;
+}
+
+/* Measures level v, reports it, and says how it ended. */
+static int run_level(struct sweep *s, struct level_value v, enum level_outcome *outcome,
                      struct pa_err *err)
 {
     const struct profiler_config *cfg = s->cfg;
@@ -484,14 +528,12 @@ static int run_level(struct sweep *s, uint64_t c, enum level_outcome *outcome,
     struct perf_status st;
     bool stable;
 
-    int rc = cfg->load.set_concurrency(cfg->load.arg, c, err);
+    int rc = set_level(s, v, err);
     if (rc)
         return rc;
-    if (cfg->report.level_start)
-        cfg->report.level_start(cfg->report.arg, c);
 
     memset(&st, 0, sizeof(st));
-    rc = measure_level(cfg, c, new_export(s, c), &st, &stable, err);
+    rc = measure_level(cfg, v, new_export(s, v), &st, &stable, err);
     if (rc) {
         perf_status_release(&st);
         return rc;
@@ -505,13 +547,16 @@ static int run_level(struct sweep *s, uint64_t c, enum level_outcome *outcome,
         perf_status_release(&st);
         break;
     case LEVEL_UNSTABLE:
-        log_warnx("Failed to obtain stable measurement within %" PRIu64
-                  " measurement windows for concurrency %" PRIu64
-                  ". Please try to increase the %s.",
-                  o->max_trials, c,
-                  o->measurement_mode == PA_MEASURE_TIME_WINDOWS
-                      ? "--measurement-interval"
-                      : "--measurement-request-count");
+        if (o->load_mode == PA_LOAD_CONCURRENCY)
+            log_warnx("Failed to obtain stable measurement within %" PRIu64
+                      " measurement windows for concurrency %" PRIu64
+                      ". Please try to increase the %s.",
+                      o->max_trials, v.concurrency,
+                      o->measurement_mode == PA_MEASURE_TIME_WINDOWS
+                          ? "--measurement-interval"
+                          : "--measurement-request-count");
+        else
+            log_warnx("Failed to obtain stable measurement.");
         perf_status_release(&st);
         break;
     case LEVEL_RECORDED: {
@@ -526,6 +571,16 @@ static int run_level(struct sweep *s, uint64_t c, enum level_outcome *outcome,
     return PA_OK;
 }
 
+static struct level_value conc(uint64_t c)
+{
+    return (struct level_value){.concurrency = c};
+}
+
+static struct level_value rate(double r)
+{
+    return (struct level_value){.rate = r};
+}
+
 static int linear_sweep(struct sweep *s, struct pa_err *err)
 {
     const struct pa_options *o = s->cfg->opts;
@@ -535,7 +590,7 @@ static int linear_sweep(struct sweep *s, struct pa_err *err)
     size_t examined = 0;
 
     do {
-        int rc = run_level(s, v, &outcome, err);
+        int rc = run_level(s, conc(v), &outcome, err);
         if (rc)
             return rc;
         examined++;
@@ -549,21 +604,71 @@ static int linear_sweep(struct sweep *s, struct pa_err *err)
     return PA_OK;
 }
 
+/* Request rates accumulate in double precision, as the original's loop does. */
+static int linear_rate_sweep(struct sweep *s, struct pa_err *err)
+{
+    const struct pa_options *o = s->cfg->opts;
+    double start = o->rate_start, end = o->rate_end, step = o->rate_step;
+    double v = start;
+    enum level_outcome outcome;
+    size_t examined = 0;
+
+    do {
+        int rc = run_level(s, rate(v), &outcome, err);
+        if (rc)
+            return rc;
+        examined++;
+        if (!(step > 0)) /* would measure the same level forever */
+            break;
+        v += step;
+    } while ((v <= end || end == 0.0) && outcome == LEVEL_RECORDED);
+
+    if (examined == 1 && outcome == LEVEL_UNSTABLE)
+        return pa_errorf(err, PA_EUNSTABLE, "Failed to obtain stable measurement.");
+    return PA_OK;
+}
+
 static int binary_sweep(struct sweep *s, struct pa_err *err)
 {
     const struct pa_options *o = s->cfg->opts;
     uint64_t lo = o->concurrency_start, hi = o->concurrency_end, step = o->concurrency_step;
     enum level_outcome outcome;
 
-    int rc = run_level(s, lo, &outcome, err);
+    int rc = run_level(s, conc(lo), &outcome, err);
     if (rc || outcome != LEVEL_RECORDED)
         return rc;
-    rc = run_level(s, hi, &outcome, err);
+    rc = run_level(s, conc(hi), &outcome, err);
     if (rc || outcome == LEVEL_RECORDED)
         return rc;
     while (hi - lo > step) {
         uint64_t mid = (lo + hi) / 2;
-        rc = run_level(s, mid, &outcome, err);
+        rc = run_level(s, conc(mid), &outcome, err);
+        if (rc)
+            return rc;
+        if (outcome == LEVEL_RECORDED)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return PA_OK;
+}
+
+/* The same search on rates; the midpoint is exact (no integer division). */
+static int binary_rate_sweep(struct sweep *s, struct pa_err *err)
+{
+    const struct pa_options *o = s->cfg->opts;
+    double lo = o->rate_start, hi = o->rate_end, step = o->rate_step;
+    enum level_outcome outcome;
+
+    int rc = run_level(s, rate(lo), &outcome, err);
+    if (rc || outcome != LEVEL_RECORDED)
+        return rc;
+    rc = run_level(s, rate(hi), &outcome, err);
+    if (rc || outcome == LEVEL_RECORDED)
+        return rc;
+    while (hi - lo > step) {
+        double mid = (lo + hi) / 2;
+        rc = run_level(s, rate(mid), &outcome, err);
         if (rc)
             return rc;
         if (outcome == LEVEL_RECORDED)
@@ -578,9 +683,20 @@ int profiler_run(const struct profiler_config *cfg, struct pa_profile *result,
                  struct pa_err *err)
 {
     struct sweep s = {.cfg = cfg, .result = result};
-    if (cfg->opts->load_mode != PA_LOAD_CONCURRENCY)
-        return pa_errorf(err, PA_EUNSUPPORTED, "this load mode is not supported yet");
-    if (cfg->opts->search_mode == PA_SEARCH_BINARY)
-        return binary_sweep(&s, err);
-    return linear_sweep(&s, err);
+    enum level_outcome outcome;
+    bool binary = cfg->opts->search_mode == PA_SEARCH_BINARY;
+
+    switch (cfg->opts->load_mode) {
+    case PA_LOAD_CONCURRENCY:
+        return binary ? binary_sweep(&s, err) : linear_sweep(&s, err);
+    case PA_LOAD_REQUEST_RATE:
+        return binary ? binary_rate_sweep(&s, err) : linear_rate_sweep(&s, err);
+    case PA_LOAD_CUSTOM_INTERVALS:
+        /* One level; an unstable one is not an error here (spec 03 §7). */
+        return run_level(&s, rate(cfg->custom_rate), &outcome, err);
+    case PA_LOAD_PERIODIC_CONCURRENCY:
+        break;
+    }
+    return pa_errorf(err, PA_EUNSUPPORTED,
+                     "periodic concurrency is not measured by the profiler");
 }

@@ -28,6 +28,10 @@ struct profiler_load {
     void *arg;
     /* Sets the concurrency level (waits until the load runs at it). */
     int (*set_concurrency)(void *arg, uint64_t concurrency, struct pa_err *err);
+    /* Request-rate and custom-interval modes: starts the level's schedule
+     * (custom intervals: rate is the computed label, the schedule is the
+     * file's). */
+    int (*set_rate)(void *arg, double rate, struct pa_err *err);
     /* Appends every record completed so far to *into and empties the
      * workers' batches. */
     void (*collect)(void *arg, struct pa_record_batch *into);
@@ -48,6 +52,9 @@ struct profiler_report {
     void *arg;
     /* A level is about to be measured ("Request concurrency: C"). */
     void (*level_start)(void *arg, uint64_t concurrency);
+    /* Request-rate mode: "Request Rate: R inference requests per seconds".
+     * (Custom intervals print nothing.) */
+    void (*level_start_rate)(void *arg, double rate);
     /* Verbose pass lines (only called with -v). When NULL the profiler
      * prints them to profiler_config.out itself. */
     void (*pass)(void *arg, unsigned k, const struct perf_status *window);
@@ -70,6 +77,8 @@ struct profiler_config {
     FILE *out;                       /* verbose "Pass [k]" lines without report.pass */
     /* Set asynchronously (SIGINT); the profiler stops at the next check. */
     const atomic_bool *stop;
+    /* Custom intervals: the level's "request rate" label (schedule_custom_rate). */
+    double custom_rate;
     /* Sleep granularity while waiting (tests shorten it); 0 = defaults. */
     uint64_t count_poll_ns;          /* count_windows poll, 1 s */
 };
@@ -86,8 +95,11 @@ enum level_outcome profiler_level_outcome(bool stable, uint64_t stabilizing_late
                                           uint64_t threshold_ms);
 
 /*
- * Runs the sweep the options ask for (concurrency modes: linear or binary
- * search). Every recorded level is appended to result->levels and passed to
+ * Runs the sweep the options ask for: concurrency or request rate, linear or
+ * binary search; custom intervals measure one level (an unstable one only
+ * prints "Failed to obtain stable measurement." and returns PA_OK). In the
+ * open-loop modes every level also gets the latency from the scheduled send
+ * time (perf_status.client.has_schedule). Every recorded level is appended to result->levels and passed to
  * report.level_done; with a profile export file, every measured level's
  * requests go to result->exports. Returns PA_OK; PA_EUNSTABLE "Failed to
  * obtain stable measurement." (exit 2) when the only level of a linear sweep

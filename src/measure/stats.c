@@ -27,6 +27,7 @@ void stats_window_release(struct stats_window *w)
     if (!w)
         return;
     free(w->latencies);
+    free(w->sched_latencies);
     server_side_clear(&w->server);
     metrics_samples_release(&w->metrics);
     memset(w, 0, sizeof(*w));
@@ -71,20 +72,9 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void stats_latency_summary(const uint64_t *sorted, size_t n, int percentile,
-                           struct pa_client_side *out)
+size_t stats_percentile_list(int percentile, int *qs)
 {
-    uint64_t sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum += sorted[i];
-    out->avg_latency_ns = n ? sum / n : 0;
-    out->std_us = stats_std_us(sorted, n, out->avg_latency_ns);
-    if (n == 1)
-        log_warnx("WARNING: Pass contained only one request, so sample latency standard "
-                  "deviation will be infinity (UINT64_MAX).");
-
     /* {50, 90, 95, 99} plus the user's percentile, ascending and unique. */
-    int qs[PA_MAX_PERCENTILES];
     size_t nq = 0;
     bool user_done = percentile == -1;
     for (size_t i = 0; i < sizeof(standard_percentiles) / sizeof(standard_percentiles[0]); i++) {
@@ -98,6 +88,39 @@ void stats_latency_summary(const uint64_t *sorted, size_t n, int percentile,
     }
     if (!user_done)
         qs[nq++] = percentile;
+    return nq;
+}
+
+void stats_schedule_summary(const uint64_t *sorted, size_t n, int percentile,
+                            struct pa_client_side *out)
+{
+    int qs[PA_MAX_PERCENTILES];
+    size_t nq = stats_percentile_list(percentile, qs);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += sorted[i];
+    out->has_schedule = true;
+    out->sched_avg_latency_ns = n ? sum / n : 0;
+    for (size_t i = 0; i < nq; i++) {
+        out->sched_percentiles[i].q = qs[i];
+        out->sched_percentiles[i].latency_ns = n ? sorted[stats_percentile_index(qs[i], n)] : 0;
+    }
+}
+
+void stats_latency_summary(const uint64_t *sorted, size_t n, int percentile,
+                           struct pa_client_side *out)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += sorted[i];
+    out->avg_latency_ns = n ? sum / n : 0;
+    out->std_us = stats_std_us(sorted, n, out->avg_latency_ns);
+    if (n == 1)
+        log_warnx("WARNING: Pass contained only one request, so sample latency standard "
+                  "deviation will be infinity (UINT64_MAX).");
+
+    int qs[PA_MAX_PERCENTILES];
+    size_t nq = stats_percentile_list(percentile, qs);
 
     out->n_percentiles = nq;
     out->stabilizing_latency_ns = out->avg_latency_ns;
@@ -135,6 +158,32 @@ void stats_window_finish(struct stats_window *w, const struct stats_params *p)
     client_rates(&w->client, p);
     stats_latency_summary(w->latencies, w->n_latencies, p->percentile, &w->client);
     lib_averages(&w->client, &w->lib, p);
+    if (p->schedule) {
+        qsort(w->sched_latencies, w->n_sched_latencies, sizeof(*w->sched_latencies), cmp_u64);
+        stats_schedule_summary(w->sched_latencies, w->n_sched_latencies, p->percentile,
+                               &w->client);
+    }
+}
+
+/* The n windows' lists (latencies or scheduled latencies) pooled and sorted. */
+static uint64_t *pool_sorted(const struct stats_window *const *w, size_t n, bool sched,
+                             size_t *total)
+{
+    size_t t = 0;
+    for (size_t i = 0; i < n; i++)
+        t += sched ? w[i]->n_sched_latencies : w[i]->n_latencies;
+    uint64_t *pool = xmalloc((t ? t : 1) * sizeof(*pool));
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t *src = sched ? w[i]->sched_latencies : w[i]->latencies;
+        size_t k = sched ? w[i]->n_sched_latencies : w[i]->n_latencies;
+        if (k)
+            memcpy(pool + at, src, k * sizeof(*pool));
+        at += k;
+    }
+    qsort(pool, t, sizeof(*pool), cmp_u64);
+    *total = t;
+    return pool;
 }
 
 int stats_merge(const struct stats_window *const *w, size_t n, const struct stats_params *p,
@@ -154,24 +203,21 @@ int stats_merge(const struct stats_window *const *w, size_t n, const struct stat
         c->duration_ns += wc->duration_ns;
         overhead += wc->overhead_pct;
         send_rate += wc->send_request_rate;
-        total += w[i]->n_latencies;
         lib_count += wc->lib_completed;
         lib_req += wc->avg_request_ns * wc->lib_completed;
         lib_send += wc->avg_send_ns * wc->lib_completed;
         lib_recv += wc->avg_receive_ns * wc->lib_completed;
     }
 
-    uint64_t *pool = xmalloc((total ? total : 1) * sizeof(*pool));
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (w[i]->n_latencies)
-            memcpy(pool + at, w[i]->latencies, w[i]->n_latencies * sizeof(*pool));
-        at += w[i]->n_latencies;
-    }
-    qsort(pool, total, sizeof(*pool), cmp_u64);
+    uint64_t *pool = pool_sorted(w, n, false, &total);
     client_rates(c, p);
     stats_latency_summary(pool, total, p->percentile, c);
     free(pool);
+    if (p->schedule) {
+        pool = pool_sorted(w, n, true, &total);
+        stats_schedule_summary(pool, total, p->percentile, c);
+        free(pool);
+    }
 
     if (n) {
         c->overhead_pct = overhead / (double)n;

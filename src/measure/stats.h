@@ -24,6 +24,7 @@ struct stats_params {
     int percentile;        /* --percentile, -1 = stabilize on the average */
     bool lib_stats;        /* client-library timing is collected */
     bool metrics;          /* --collect-metrics: windows carry GPU samples */
+    bool schedule;         /* open loop: latency from the scheduled send time too */
 };
 
 /* Accumulated client-library counters (spec 06 §6); windows use deltas. */
@@ -43,6 +44,9 @@ struct stats_window {
     struct pa_client_side client;
     uint64_t *latencies;       /* owned; sorted by stats_window_finish */
     size_t n_latencies;
+    /* Open loop: end − scheduled send time of the same requests (owned, sorted). */
+    uint64_t *sched_latencies;
+    size_t n_sched_latencies;
     struct stats_lib lib;      /* end - start deltas */
     bool has_server;
     struct pa_server_side server; /* owned tree */
@@ -70,6 +74,21 @@ uint64_t stats_std_us(const uint64_t *lat, size_t n, uint64_t avg_ns);
  */
 void stats_latency_summary(const uint64_t *sorted, size_t n, int percentile,
                            struct pa_client_side *out);
+
+/*
+ * The percentiles reported for --percentile p: {50, 90, 95, 99} plus p when
+ * p != -1, ascending and unique. Writes them to qs (PA_MAX_PERCENTILES
+ * entries) and returns how many.
+ */
+size_t stats_percentile_list(int percentile, int *qs);
+
+/*
+ * Beyond the original: average and percentiles (the same q list) of the
+ * latencies measured from the scheduled send time (sorted list), into
+ * out->sched_*; sets out->has_schedule. Prints nothing.
+ */
+void stats_schedule_summary(const uint64_t *sorted, size_t n, int percentile,
+                            struct pa_client_side *out);
 
 /*
  * Completes a successful window: sorts the latencies and computes the

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "load/concurrency.h"
+#include "load/manager.h"
 #include "load/record_batch.h"
 #include "load/worker.h"
 
@@ -264,23 +264,23 @@ static struct fixture *fixture_new(bool async, uint64_t max_threads)
     return f;
 }
 
-static void set_level(struct concurrency_manager *m, uint64_t c)
+static void set_level(struct load_manager *m, uint64_t c)
 {
     struct pa_err err = {0};
-    assert_int_equal(concurrency_set(m, c, &err), PA_OK);
+    assert_int_equal(load_set_concurrency(m, c, &err), PA_OK);
 }
 
 /*
  * After a level is set, nothing may exceed C and C must be reached: observe
  * the fake's outstanding count for a while.
  */
-static void check_level(struct concurrency_manager *m, uint64_t c)
+static void check_level(struct load_manager *m, uint64_t c)
 {
     set_level(m, c);
     atomic_store(&max_outstanding, 0);
     for (int i = 0; i < 20; i++) {
         clock_sleep_ns(3 * NS_PER_MS);
-        assert_true(concurrency_in_flight(m) <= c);
+        assert_true(load_in_flight(m) <= c);
         assert_true(atomic_load(&outstanding) <= (long)c);
     }
     assert_int_equal(atomic_load(&max_outstanding), (long)c);
@@ -289,17 +289,17 @@ static void check_level(struct concurrency_manager *m, uint64_t c)
 static void run_levels(bool async, uint64_t max_threads, size_t expect_threads)
 {
     struct fixture *f = fixture_new(async, max_threads);
-    struct concurrency_manager *m = concurrency_create(&f->cfg);
+    struct load_manager *m = load_manager_create(&f->cfg);
     struct pa_err err = {0};
     static const uint64_t levels[] = {1, 2, 3, 4, 3, 2, 1, 4};
 
     for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
         check_level(m, levels[i]);
-    assert_int_equal(concurrency_threads(m), expect_threads);
-    assert_int_equal(concurrency_health(m, &err), PA_OK);
+    assert_int_equal(load_threads(m), expect_threads);
+    assert_int_equal(load_health(m, &err), PA_OK);
 
     struct pa_record_batch b = {0};
-    concurrency_collect(m, &b);
+    load_collect(m, &b);
     assert_true(b.n > 50);
     assert_int_equal(b.n_responses, b.n);
     for (size_t i = 0; i < b.n; i++) {
@@ -308,19 +308,19 @@ static void run_levels(bool async, uint64_t max_threads, size_t expect_threads)
         assert_int_equal(b.response_ns[b.records[i].first_response], b.records[i].end_ns);
     }
     struct load_counters lc;
-    concurrency_counters(m, &lc);
+    load_counters(m, &lc);
     assert_true(lc.completed >= b.n);
     assert_int_equal(lc.send_ns, lc.completed * 1000);
-    assert_true(concurrency_take_sent(m) >= lc.completed);
-    assert_true(concurrency_idle_ns(m) > 0);
+    assert_true(load_take_sent(m) >= lc.completed);
+    assert_true(load_idle_ns(m) > 0);
     record_batch_release(&b);
 
-    concurrency_stop(m);
-    assert_int_equal(concurrency_in_flight(m), 0);
+    load_stop(m);
+    assert_int_equal(load_in_flight(m), 0);
     assert_int_equal(atomic_load(&outstanding), 0);
     assert_int_equal(atomic_load(&submitted), atomic_load(&answered));
     assert_int_equal(atomic_load(&close_count), atomic_load(&open_count));
-    concurrency_free(m);
+    load_manager_free(m);
     free(f);
 }
 
@@ -342,16 +342,16 @@ static void test_failures_async(void **state)
 {
     (void)state;
     struct fixture *f = fixture_new(true, 4);
-    struct concurrency_manager *m = concurrency_create(&f->cfg);
+    struct load_manager *m = load_manager_create(&f->cfg);
     struct pa_err err = {0};
 
     atomic_store(&fail_after, 10);
     set_level(m, 2);
-    for (int i = 0; i < 200 && concurrency_health(m, &err) == PA_OK; i++)
+    for (int i = 0; i < 200 && load_health(m, &err) == PA_OK; i++)
         clock_sleep_ns(2 * NS_PER_MS);
-    assert_int_equal(concurrency_health(m, &err), PA_ESERVER);
+    assert_int_equal(load_health(m, &err), PA_ESERVER);
     assert_string_equal(err.msg, "Failed to retrieve results from inference request.");
-    assert_true(concurrency_failed(m) >= 1);
+    assert_true(load_failed(m) >= 1);
 
     /* A failed worker stops sending. */
     clock_sleep_ns(30 * NS_PER_MS);
@@ -359,14 +359,14 @@ static void test_failures_async(void **state)
     clock_sleep_ns(30 * NS_PER_MS);
     assert_int_equal(atomic_load(&submitted), sent);
 
-    concurrency_stop(m);
+    load_stop(m);
     char buf[256] = {0};
     FILE *out = fmemopen(buf, sizeof(buf), "w");
-    concurrency_report_errors(m, out);
+    load_report_errors(m, out);
     fclose(out);
     assert_non_null(strstr(buf, "had error: boom\n"));
     assert_memory_equal(buf, "Thread [", 8);
-    concurrency_free(m);
+    load_manager_free(m);
     free(f);
 }
 
@@ -374,18 +374,18 @@ static void test_failures_sync(void **state)
 {
     (void)state;
     struct fixture *f = fixture_new(false, 1);
-    struct concurrency_manager *m = concurrency_create(&f->cfg);
+    struct load_manager *m = load_manager_create(&f->cfg);
     struct pa_err err = {0};
 
     atomic_store(&fail_after, 3);
     set_level(m, 1);
-    for (int i = 0; i < 200 && concurrency_health(m, &err) == PA_OK; i++)
+    for (int i = 0; i < 200 && load_health(m, &err) == PA_OK; i++)
         clock_sleep_ns(2 * NS_PER_MS);
-    assert_int_equal(concurrency_health(m, &err), PA_ESERVER);
+    assert_int_equal(load_health(m, &err), PA_ESERVER);
     assert_string_equal(err.msg, "Failed to maintain requested inference load. Worker thread(s) "
                                  "failed to generate concurrent requests.");
-    assert_int_equal(concurrency_failed(m), 1);
-    concurrency_free(m);
+    assert_int_equal(load_failed(m), 1);
+    load_manager_free(m);
     free(f);
 }
 
@@ -394,25 +394,25 @@ static void test_stop_drains(void **state)
 {
     (void)state;
     struct fixture *f = fixture_new(true, 2);
-    struct concurrency_manager *m = concurrency_create(&f->cfg);
+    struct load_manager *m = load_manager_create(&f->cfg);
 
     atomic_store(&delay_ns, 150 * NS_PER_MS);
     set_level(m, 4);
     clock_sleep_ns(20 * NS_PER_MS);
-    assert_int_equal(concurrency_in_flight(m), 4);
+    assert_int_equal(load_in_flight(m), 4);
     uint64_t t0 = clock_now_ns();
-    concurrency_stop(m);
+    load_stop(m);
     uint64_t took = clock_now_ns() - t0;
     assert_true(took >= 50 * NS_PER_MS); /* it did wait */
     assert_true(took < 2 * NS_PER_S);
-    assert_int_equal(concurrency_in_flight(m), 0);
+    assert_int_equal(load_in_flight(m), 0);
     assert_int_equal(atomic_load(&submitted), atomic_load(&answered));
 
     struct pa_record_batch b = {0};
-    concurrency_collect(m, &b);
+    load_collect(m, &b);
     assert_true(b.n >= 4); /* the drained requests were recorded too */
     record_batch_release(&b);
-    concurrency_free(m);
+    load_manager_free(m);
     free(f);
 }
 
@@ -421,12 +421,12 @@ static void test_step_selection(void **state)
 {
     (void)state;
     struct fixture *f = fixture_new(true, 2);
-    struct concurrency_manager *m = concurrency_create(&f->cfg);
+    struct load_manager *m = load_manager_create(&f->cfg);
 
     atomic_store(&delay_ns, 20 * NS_PER_MS);
     set_level(m, 2); /* two workers, one request each: strictly sequential per worker */
     clock_sleep_ns(100 * NS_PER_MS);
-    concurrency_stop(m);
+    load_stop(m);
     for (int id = 0; id < 2; id++) {
         /* Clients open in worker order: client id == worker index. */
         size_t n = atomic_load(&n_trace[id]);
@@ -434,7 +434,7 @@ static void test_step_selection(void **state)
         for (size_t k = 0; k < n; k++)
             assert_int_equal(step_trace[id][k], ((size_t)id + 2 * k) % N_STEPS);
     }
-    concurrency_free(m);
+    load_manager_free(m);
     free(f);
 }
 
@@ -458,21 +458,21 @@ static void test_validation_hook(void **state)
     f->steps[0].expected = &expected;
     f->steps[0].n_expected = 1;
     f->cfg.validate = fail_validation;
-    struct concurrency_manager *m = concurrency_create(&f->cfg);
+    struct load_manager *m = load_manager_create(&f->cfg);
     struct pa_err err = {0};
 
     set_level(m, 1);
-    for (int i = 0; i < 200 && concurrency_health(m, &err) == PA_OK; i++)
+    for (int i = 0; i < 200 && load_health(m, &err) == PA_OK; i++)
         clock_sleep_ns(2 * NS_PER_MS);
-    concurrency_stop(m);
-    assert_int_equal(concurrency_health(m, &err), PA_ESERVER);
+    load_stop(m);
+    assert_int_equal(load_health(m, &err), PA_ESERVER);
     assert_int_equal(validate_count, 1);
     char buf[256] = {0};
     FILE *out = fmemopen(buf, sizeof(buf), "w");
-    concurrency_report_errors(m, out);
+    load_report_errors(m, out);
     fclose(out);
     assert_string_equal(buf, "Thread [0] had error: Output doesn't match expected output\n");
-    concurrency_free(m);
+    load_manager_free(m);
     free(f);
 }
 

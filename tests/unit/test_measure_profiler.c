@@ -35,11 +35,17 @@ struct fake_load {
     int stats_calls;
     atomic_bool *stop;       /* raised at the stop_at_collect-th collect call */
     int stop_at_collect, collects;
+    /* Request-rate modes. */
+    double rate;               /* latency = rate / 100 ms */
+    double rates_set[16];
+    size_t n_rates_set, rate_starts;
 };
 
 /* Latency grows with the level: c ms. */
 static uint64_t latency_of(const struct fake_load *f)
 {
+    if (f->rate > 0)
+        return (uint64_t)(f->rate * 10000.0);
     return f->concurrency * NS_PER_MS;
 }
 
@@ -65,6 +71,13 @@ static void generate(struct fake_load *f)
             .first_response = (uint32_t)f->buf.n_responses++,
             .n_responses = 1,
         };
+        if (f->rate > 0) {
+            /* Open loop: every request sent 500 µs after its schedule, every 4th "late". */
+            struct pa_record *r = &f->buf.records[f->buf.n - 1];
+            r->scheduled_ns = r->start_ns - 500 * NS_PER_US;
+            if (f->completed % 4 == 0)
+                r->flags |= PA_REC_DELAYED;
+        }
         f->completed++;
         f->sent++;
     }
@@ -78,6 +91,23 @@ static int fl_set(void *arg, uint64_t c, struct pa_err *err)
     f->last_gen = clock_now_ns();
     f->levels_set[f->n_levels_set++ % 16] = c;
     return PA_OK;
+}
+
+static int fl_set_rate(void *arg, double rate, struct pa_err *err)
+{
+    struct fake_load *f = arg;
+    (void)err;
+    f->rate = rate;
+    f->last_gen = clock_now_ns();
+    f->rates_set[f->n_rates_set++ % 16] = rate;
+    return PA_OK;
+}
+
+static void fl_rate_start(void *arg, double rate)
+{
+    struct fake_load *f = arg;
+    (void)rate;
+    f->rate_starts++;
 }
 
 static void fl_collect(void *arg, struct pa_record_batch *into)
@@ -205,10 +235,12 @@ static struct setup *setup_new(void)
     s->outf = fmemopen(s->out, sizeof(s->out), "w");
     s->cfg = (struct profiler_config){
         .opts = &s->o,
-        .load = {.arg = &s->f, .set_concurrency = fl_set, .collect = fl_collect,
+        .load = {.arg = &s->f, .set_concurrency = fl_set, .set_rate = fl_set_rate,
+                 .collect = fl_collect,
                  .health = fl_health, .lib_stats = fl_lib, .completed = fl_completed,
                  .take_sent = fl_take_sent, .reset_idle = fl_reset_idle, .idle_ns = fl_idle},
-        .report = {.arg = &s->f, .level_start = fl_level_start, .level_done = fl_level_done},
+        .report = {.arg = &s->f, .level_start = fl_level_start,
+                   .level_start_rate = fl_rate_start, .level_done = fl_level_done},
         .model = {.name = "m", .version = ""},
         .lib_stats = true,
         .out = s->outf,
@@ -430,6 +462,118 @@ static void test_profile_export(void **state)
     setup_free(s);
 }
 
+/* Request rate 100:300:100, 3 ms threshold (latency = rate/100 ms): 100, 200 recorded. */
+static void test_rate_linear_sweep(void **state)
+{
+    (void)state;
+    struct setup *s = setup_new();
+    s->o.load_mode = PA_LOAD_REQUEST_RATE;
+    s->o.rate_start = 100;
+    s->o.rate_end = 300;
+    s->o.rate_step = 100;
+    s->o.latency_threshold_ms = 3;
+    assert_int_equal(profiler_run(&s->cfg, &s->result, &s->err), PA_OK);
+    assert_int_equal(s->f.n_rates_set, 3);
+    assert_true(s->f.rates_set[2] == 300);
+    assert_int_equal(s->f.rate_starts, 3);
+    assert_int_equal(s->f.level_starts, 0);
+    assert_int_equal(s->result.n_levels, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct perf_status *st = &s->result.levels[i];
+        uint64_t lat = (uint64_t)(i + 1) * NS_PER_MS;
+        assert_true(st->request_rate == 100.0 * (double)(i + 1));
+        assert_int_equal(st->concurrency, 0);
+        assert_int_equal(st->client.avg_latency_ns, lat);
+        /* latency from the schedule: the same requests, 500 µs more each */
+        assert_true(st->client.has_schedule);
+        assert_int_equal(st->client.sched_avg_latency_ns, lat + 500 * NS_PER_US);
+        for (size_t q = 0; q < st->client.n_percentiles; q++) {
+            assert_int_equal(st->client.sched_percentiles[q].q, st->client.percentiles[q].q);
+            assert_int_equal(st->client.sched_percentiles[q].latency_ns,
+                             st->client.percentiles[q].latency_ns + 500 * NS_PER_US);
+        }
+        /* every 4th request was flagged delayed */
+        assert_true(st->client.delayed_request_count * 4 >= st->client.request_count - 3);
+        assert_true(st->client.delayed_request_count * 4 <= st->client.request_count + 3);
+    }
+    setup_free(s);
+}
+
+/* Closed loop: no scheduled latency. */
+static void test_concurrency_has_no_schedule(void **state)
+{
+    (void)state;
+    struct setup *s = setup_new();
+    assert_int_equal(profiler_run(&s->cfg, &s->result, &s->err), PA_OK);
+    assert_false(s->result.levels[0].client.has_schedule);
+    setup_free(s);
+}
+
+static void test_rate_unstable_only_level(void **state)
+{
+    (void)state;
+    struct setup *s = setup_new();
+    s->o.load_mode = PA_LOAD_REQUEST_RATE;
+    s->o.rate_start = s->o.rate_end = s->o.rate_step = 100;
+    s->o.max_trials = 2;
+    assert_int_equal(profiler_run(&s->cfg, &s->result, &s->err), PA_EUNSTABLE);
+    assert_string_equal(s->err.msg, "Failed to obtain stable measurement.");
+    setup_free(s);
+}
+
+/* Rates bisect exactly: 100 ok, 400 over, 250 ok, 325 over, 287.5 ok. */
+static void test_rate_binary_search(void **state)
+{
+    (void)state;
+    struct setup *s = setup_new();
+    s->o.load_mode = PA_LOAD_REQUEST_RATE;
+    s->o.search_mode = PA_SEARCH_BINARY;
+    s->o.rate_start = 100;
+    s->o.rate_end = 400;
+    s->o.rate_step = 50;
+    s->o.latency_threshold_ms = 3;
+    assert_int_equal(profiler_run(&s->cfg, &s->result, &s->err), PA_OK);
+    static const double visited[] = {100, 400, 250, 325, 287.5};
+    assert_int_equal(s->f.n_rates_set, 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_true(s->f.rates_set[i] == visited[i]);
+    assert_int_equal(s->result.n_levels, 3);
+    assert_true(s->result.levels[2].request_rate == 287.5);
+    setup_free(s);
+}
+
+/* Custom intervals: one level, no header, the integer label; unstable is not an error. */
+static void test_custom_intervals(void **state)
+{
+    (void)state;
+    struct setup *s = setup_new();
+    char path[] = "unused.json";
+    s->o.load_mode = PA_LOAD_CUSTOM_INTERVALS;
+    s->o.search_mode = PA_SEARCH_NONE;
+    s->o.profile_export_file = path;
+    s->cfg.custom_rate = 375;
+    assert_int_equal(profiler_run(&s->cfg, &s->result, &s->err), PA_OK);
+    assert_int_equal(s->f.n_rates_set, 1);
+    assert_true(s->f.rates_set[0] == 375);
+    assert_int_equal(s->f.rate_starts, 0);
+    assert_int_equal(s->result.n_levels, 1);
+    assert_true(s->result.levels[0].request_rate == 375);
+    assert_true(s->result.levels[0].client.has_schedule);
+    assert_int_equal(s->result.n_exports, 1);
+    assert_int_equal(s->result.exports[0].concurrency, 0);
+    assert_true(s->result.exports[0].request_rate == 375);
+    setup_free(s);
+
+    s = setup_new();
+    s->o.load_mode = PA_LOAD_CUSTOM_INTERVALS;
+    s->o.search_mode = PA_SEARCH_NONE;
+    s->o.max_trials = 2;
+    s->cfg.custom_rate = 375;
+    assert_int_equal(profiler_run(&s->cfg, &s->result, &s->err), PA_OK);
+    assert_int_equal(s->result.n_levels, 0);
+    setup_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +588,11 @@ int main(void)
         cmocka_unit_test(test_count_windows),
         cmocka_unit_test(test_stop_flag),
         cmocka_unit_test(test_profile_export),
+        cmocka_unit_test(test_rate_linear_sweep),
+        cmocka_unit_test(test_concurrency_has_no_schedule),
+        cmocka_unit_test(test_rate_unstable_only_level),
+        cmocka_unit_test(test_rate_binary_search),
+        cmocka_unit_test(test_custom_intervals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,6 +155,48 @@ static void test_merge(void **state)
     }
 }
 
+/* Open loop: scheduled latencies are summarized and pooled like the latencies. */
+static void test_merge_schedule(void **state)
+{
+    (void)state;
+    struct stats_params p = {.batch_size = 1, .percentile = 95, .schedule = true};
+    uint64_t a[] = {1000, 2000}, b[] = {3000, 4000};
+    uint64_t sa[] = {9000, 1500}, sb[] = {5000, 3000}; /* end − scheduled send */
+    struct stats_window *w[2] = {window(a, 2, NS_PER_S, 0, 0, 0), window(b, 2, NS_PER_S, 0, 0, 0)};
+    const uint64_t *sl[2] = {sa, sb};
+    for (size_t i = 0; i < 2; i++) {
+        w[i]->sched_latencies = xmalloc(2 * sizeof(uint64_t));
+        memcpy(w[i]->sched_latencies, sl[i], 2 * sizeof(uint64_t));
+        w[i]->n_sched_latencies = 2;
+        stats_window_finish(w[i], &p);
+    }
+    assert_true(w[0]->client.has_schedule);
+    assert_int_equal(w[0]->client.sched_avg_latency_ns, 5250);
+    assert_int_equal(w[0]->sched_latencies[0], 1500); /* sorted */
+
+    struct perf_status st = {0};
+    struct pa_err err = {0};
+    const struct stats_window *cw[2] = {w[0], w[1]};
+    assert_int_equal(stats_merge(cw, 2, &p, &st, &err), PA_OK);
+    assert_true(st.client.has_schedule);
+    assert_int_equal(st.client.sched_avg_latency_ns, (9000 + 1500 + 5000 + 3000) / 4);
+    /* same q list as the latencies: 50, 90, 95 (user), 99 */
+    assert_int_equal(st.client.n_percentiles, 4);
+    static const int qs[] = {50, 90, 95, 99};
+    /* pooled sorted {1500, 3000, 5000, 9000}: p50 index ⌊1.5+0.5⌋ = 2 */
+    static const uint64_t expect[] = {5000, 9000, 9000, 9000};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(st.client.sched_percentiles[i].q, qs[i]);
+        assert_int_equal(st.client.sched_percentiles[i].latency_ns, expect[i]);
+    }
+    assert_int_equal(st.client.avg_latency_ns, 2500); /* the original figure is unchanged */
+    perf_status_release(&st);
+    for (size_t i = 0; i < 2; i++) {
+        stats_window_release(w[i]);
+        free(w[i]);
+    }
+}
+
 static void test_stability_rule(void **state)
 {
     (void)state;
@@ -366,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_float_throughput),
         cmocka_unit_test(test_latency_summary_percentiles),
         cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_merge_schedule),
         cmocka_unit_test(test_stability_rule),
         cmocka_unit_test(test_level_outcome),
         cmocka_unit_test(test_server_delta_versions),
