@@ -32,6 +32,7 @@
 #include "load/periodic.h"
 #include "load/record_batch.h"
 #include "load/schedule.h"
+#include "measure/mpi.h"
 #include "measure/perf_status.h"
 #include "measure/profiler.h"
 #include "model/model.h"
@@ -45,14 +46,6 @@ static atomic_bool stop_requested;
 void pipeline_request_stop(void)
 {
     atomic_store(&stop_requested, true);
-}
-
-/* Features of later issues: fail loudly before touching the server. */
-static int check_supported(const struct pa_options *o, struct pa_err *err)
-{
-    if (o->enable_mpi)
-        return pa_errorf(err, PA_EUNSUPPORTED, "--enable-mpi is not supported yet");
-    return PA_OK;
 }
 
 /* --- wiring: profiler → load ------------------------------------------ */
@@ -263,6 +256,8 @@ struct run {
     struct report_console console;
     struct report_model rmodel;
     struct pa_profile profile;
+    struct mpi mpi;             /* --enable-mpi */
+    bool mpi_synced;            /* passed the barrier after profiling */
 };
 
 /* Sequence lengths follow the data only when it came from JSON files (spec 04 §6). */
@@ -361,9 +356,16 @@ static int measure(struct run *r, bool server_stats, enum pa_err_style *style,
         .out = stdout,
         .stop = &stop_requested,
         .custom_rate = custom_rate,
+        .mpi = &r->mpi,
     };
 
     rc = profiler_run(&pc, &r->profile, err);
+    /* Only a sweep that ran to its end leaves every rank at this barrier;
+     * after a failure mid-level the others may still be in an exchange. */
+    if (rc == PA_OK || rc == PA_EUNSTABLE) {
+        mpi_barrier(&r->mpi);
+        r->mpi_synced = true;
+    }
     bool interrupted = atomic_load(&stop_requested);
     /* Workers close their sequences and drain what is in flight before anything is reported. */
     load_stop(r->load);
@@ -397,7 +399,8 @@ static int run_pipeline(struct run *r, enum pa_err_style *style, struct pa_err *
     int rc;
 
     *style = PA_ERR_PLAIN;
-    rc = check_supported(o, err);
+    r->mpi.enabled = o->enable_mpi;
+    rc = mpi_init(&r->mpi, err);
     if (rc)
         return rc;
 
@@ -442,9 +445,15 @@ static int run_pipeline(struct run *r, enum pa_err_style *style, struct pa_err *
     report_settings(&r->console);
     fflush(stdout);
 
+    mpi_barrier(&r->mpi);
     if (o->load_mode == PA_LOAD_PERIODIC_CONCURRENCY) {
         *style = PA_ERR_PLAIN;
-        return measure_periodic(r, err);
+        rc = measure_periodic(r, err);
+        if (rc == PA_OK) {
+            mpi_barrier(&r->mpi);
+            r->mpi_synced = true;
+        }
+        return rc;
     }
     return measure(r, server_stats, style, err);
 }
@@ -456,6 +465,12 @@ int pipeline_run(struct pa_options *opts, enum pa_err_style *err_style, struct p
     r.opts = opts;
 
     int rc = run_pipeline(&r, err_style, err);
+    /* Without the barrier after profiling, other ranks may be blocked in a
+     * collective call and MPI_Finalize could wait for them forever: exit
+     * without it instead, which makes mpirun end the whole job (what every
+     * failure of the original does). */
+    if (r.mpi_synced)
+        mpi_finalize(&r.mpi);
 
     load_manager_free(r.load);
     free(r.gaps_ns);

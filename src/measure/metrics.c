@@ -220,7 +220,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return buf_append(b, data, size * nmemb) == PA_OK ? size * nmemb : 0;
 }
 
-static void scrape(struct metrics_poller *p, CURL *curl, struct buf *body)
+/* One scrape; its samples (or its failure) are queued for the next window. False on failure. */
+static bool scrape(struct metrics_poller *p, CURL *curl, struct buf *body)
 {
     struct pa_err e = {0};
     buf_reset(body);
@@ -261,6 +262,7 @@ static void scrape(struct metrics_poller *p, CURL *curl, struct buf *body)
     }
     pthread_mutex_unlock(&p->lock);
     metrics_samples_release(&got);
+    return !e.code;
 }
 
 static void *poller_main(void *arg)
@@ -272,7 +274,11 @@ static void *poller_main(void *arg)
 
     while (curl && !atomic_load(&p->stop)) {
         uint64_t t0 = clock_now_ns();
-        scrape(p, curl, &body);
+        /* As the original's metrics thread does, the first failed scrape ends
+         * the polling for the level: that failure fails one window, and the
+         * level goes on (and may stabilize) without GPU metrics. */
+        if (!scrape(p, curl, &body))
+            break;
         uint64_t took = clock_now_ns() - t0;
         if (took > p->interval_ns) {
             uint64_t took_ms = took / NS_PER_MS, interval_ms = p->interval_ns / NS_PER_MS;

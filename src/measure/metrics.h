@@ -41,7 +41,12 @@ void metrics_aggregate(const struct metrics_samples *const *lists, size_t n_list
 
 struct metrics_poller;
 
-/* Starts scraping url every interval_ms on a new thread. */
+/*
+ * Starts scraping url every interval_ms on a new thread. The first failed
+ * scrape ends the polling (the original's behaviour): that failure is
+ * reported once by metrics_poller_take() and the level goes on without
+ * GPU metrics.
+ */
 PA_MUST_CHECK int metrics_poller_start(struct metrics_poller **out, const char *url,
                                        uint64_t interval_ms, struct pa_err *err);
 

@@ -445,7 +445,17 @@ static int measure_level(const struct profiler_config *cfg, struct level_value v
         print_pass(&lv, k, w);
         k++;
         *stable = stats_is_stable(lv.hist_tput, lv.hist_lat, k, o->stability_threshold);
-        if (*stable || over_latency_threshold(&lv, k))
+        bool done = *stable;
+        if (mpi_is_run(cfg->mpi)) {
+            /* Collective: every rank exchanges after every window, whatever
+             * its own state, so none is left waiting in a broadcast. */
+            done = mpi_all_stable(cfg->mpi, *stable);
+            if (done && o->verbose && cfg->out) {
+                fputs("All models on all MPI ranks are stable\n", cfg->out);
+                fflush(cfg->out);
+            }
+        }
+        if (done || over_latency_threshold(&lv, k))
             break;
     } while (!stopped(cfg) && k < o->max_trials);
 

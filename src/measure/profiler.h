@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "cli/options.h"
+#include "measure/mpi.h"
 #include "measure/perf_status.h"
 #include "measure/server_stats.h"
 #include "measure/stats.h"
@@ -79,6 +80,10 @@ struct profiler_config {
     const atomic_bool *stop;
     /* Custom intervals: the level's "request rate" label (schedule_custom_rate). */
     double custom_rate;
+    /* --enable-mpi: in an MPI run a level is done only when every rank is
+     * stable (spec 03 §9). NULL or not an MPI run: this process's own
+     * stability decides. */
+    struct mpi *mpi;
     /* Sleep granularity while waiting (tests shorten it); 0 = defaults. */
     uint64_t count_poll_ns;          /* count_windows poll, 1 s */
 };

@@ -716,7 +716,10 @@ static void corr_str(const struct engine_corr_id *c, char *buf, size_t len)
 
 static bool slot_expired(const struct engine_model *m, const struct seq_slot *s, uint64_t now)
 {
-    return s->active && now - s->last_ns > m->info.max_sequence_idle_us * NS_PER_US;
+    /* last_ns may lie after `now` (a deferred compute delay, or `now` read
+     * before the lock): such a sequence is busy, not idle. */
+    return s->active && now > s->last_ns &&
+           now - s->last_ns > m->info.max_sequence_idle_us * NS_PER_US;
 }
 
 /*
