@@ -6,7 +6,8 @@
  * objects). One deliberate difference from protobuf's JSON printer: 64-bit
  * integers are JSON numbers when they fit in a double exactly (|v| <= 2^53)
  * and strings otherwise, so the output matches what the HTTP API returns;
- * the project's parsers accept both forms (spec 02 §8).
+ * the project's parsers accept both forms (spec 02 §8). Also the small
+ * protobuf-c helper the message encoders share (grpc_json_str).
  *
  * Internal to src/client/.
  */
@@ -27,5 +28,18 @@ cJSON *grpc_json_from_message(const ProtobufCMessage *m);
  * the batch_stats / memory_usage arrays.
  */
 void grpc_json_complete_stats(cJSON *stats);
+
+/*
+ * s (NULL as "") for a protobuf-c string field, which is `char *` although
+ * packing never writes through it: for messages built to be sent.
+ */
+static inline char *grpc_json_str(const char *s)
+{
+    union {
+        const char *c;
+        char *m;
+    } u = {.c = s ? s : ""};
+    return u.m;
+}
 
 #endif

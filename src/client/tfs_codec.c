@@ -41,16 +41,6 @@ int tfs_dtype_from_datatype(const char *datatype)
     return -1;
 }
 
-/* protobuf-c string fields are `char *`, but packing never writes through them. */
-static char *str(const char *s)
-{
-    union {
-        const char *c;
-        char *m;
-    } u = {.c = s ? s : ""};
-    return u.m;
-}
-
 static bool is_decimal(const char *s)
 {
     if (!s || !*s || strlen(s) > 18)
@@ -72,9 +62,9 @@ static void model_spec_init(Tensorflow__Serving__ModelSpec *spec, Google__Protob
                             const char *name, const char *version, const char *signature)
 {
     tensorflow__serving__model_spec__init(spec);
-    spec->name = str(name);
+    spec->name = grpc_json_str(name);
     if (signature)
-        spec->signature_name = str(signature);
+        spec->signature_name = grpc_json_str(signature);
     if (is_decimal(version)) {
         google__protobuf__int64_value__init(ver);
         ver->value = strtoll(version, NULL, 10);
@@ -82,7 +72,7 @@ static void model_spec_init(Tensorflow__Serving__ModelSpec *spec, Google__Protob
         spec->version = ver;
     } else if (version && *version) {
         spec->version_choice_case = TENSORFLOW__SERVING__MODEL_SPEC__VERSION_CHOICE_VERSION_LABEL;
-        spec->version_label = str(version);
+        spec->version_label = grpc_json_str(version);
     }
 }
 
@@ -309,7 +299,7 @@ int tfs_encode_predict(const struct pa_infer_desc *desc, const char *signature,
         t->tensor.tensor_shape = &t->shape;
         rc = fill_values(t, in, dtype, err);
         tensorflow__serving__predict_request__inputs_entry__init(&t->entry);
-        t->entry.key = str(in->name);
+        t->entry.key = grpc_json_str(in->name);
         t->entry.value = &t->tensor;
         entries[i] = &t->entry;
         req.n_inputs = i + 1;
@@ -341,7 +331,7 @@ void tfs_encode_metadata_request(const char *name, const char *version, unsigned
     Tensorflow__Serving__GetModelMetadataRequest req;
     Tensorflow__Serving__ModelSpec spec;
     Google__Protobuf__Int64Value ver;
-    char *fields[1] = {str("signature_def")};
+    char *fields[1] = {grpc_json_str("signature_def")};
 
     tensorflow__serving__get_model_metadata_request__init(&req);
     model_spec_init(&spec, &ver, name, version, NULL);

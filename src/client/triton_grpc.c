@@ -34,22 +34,22 @@
  * Timing (spec 06 §2): send_ns = marshalling (building the byte buffer),
  * recv_ns = unmarshalling (scanning the response), total_ns = submit to the
  * end of the final response's processing.
+ *
+ * The channel (TLS, one connection per client, the poll strategy), the
+ * metadata, the unary batch and the control-plane call are grpc_chan.c's,
+ * shared with tfserving.c.
  */
 #include <grpc/byte_buffer.h>
-#include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
-#include <grpc/grpc_security.h>
-#include <grpc/impl/codegen/compression_types.h>
 #include <grpc/slice.h>
 #include <grpc/support/time.h>
-#include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/options.h"
 #include "client/backends.h"
+#include "client/grpc_chan.h"
 #include "client/grpc_json.h"
 #include "client/grpc_wire.h"
 #include "core/clock.h"
@@ -61,11 +61,6 @@
 #define SLOT_INDEX_BITS 24
 #define SLOT_INDEX_MASK ((1u << SLOT_INDEX_BITS) - 1)
 #define CLOSE_GRACE_MS 2000
-/* The original sets no deadline at all, so a server that accepts a call and
- * never answers it hangs it forever; we give control-plane calls a generous
- * one (overridable with PA_GRPC_CONTROL_TIMEOUT_MS). Inference calls keep
- * none, as in the original: a stuck data plane shows up as empty windows. */
-#define CONTROL_TIMEOUT_MS 60000
 
 enum ctl_method {
     CM_SERVER_METADATA,
@@ -109,12 +104,7 @@ struct slot {
     bool answered;              /* final response (or failure) delivered */
     void *user_tag;
     struct gstream *stream;     /* streaming mode */
-    grpc_call *call;            /* unary mode */
-    grpc_byte_buffer *send_bb;  /* until the write completes */
-    grpc_byte_buffer *recv_bb;
-    grpc_metadata_array init_md, trail_md;
-    grpc_status_code status;
-    grpc_slice details;
+    struct gchan_call u;        /* unary mode; streams use only u.send_bb, until written */
     uint64_t start_ns, send_ns;
     unsigned char suffix[GW_SEND_MAX];
     struct slot *next;          /* free list or stream write queue */
@@ -137,12 +127,8 @@ struct gstream {
 
 struct gctx {
     struct pa_client *c;
-    grpc_channel *channel;
-    grpc_completion_queue *cq;      /* data plane */
-    grpc_completion_queue *ctl_cq;  /* control plane (pluck) */
+    struct gchan ch;
     void *m_infer, *m_stream, *m_ctl[CM_COUNT];
-    grpc_metadata *md;              /* -H headers, then the compression entry */
-    size_t n_md_ctl, n_md_infer;
     struct slot **slots;
     size_t n_slots, cap_slots;
     struct slot *free_slots;
@@ -152,81 +138,16 @@ struct gctx {
     size_t n_streams;
     grpc_slice *slices;             /* submit scratch: segments + suffix */
     size_t cap_slices;
-    unsigned char *rx;              /* contiguous copy of a multi-slice response */
-    size_t rx_cap;
     struct gw_response view;        /* the response being delivered */
     char errbuf[PA_ERR_MSG_MAX];
     bool closing;                   /* close(): drain without callbacks */
     struct gw_param *params;        /* --request-parameter */
     size_t n_params;
-    int64_t ctl_timeout_ms;         /* deadline of control-plane calls */
 };
 
 struct pa_prepared {
     struct gw_request req;
 };
-
-/* ---------------------------------------------------------------- helpers */
-
-static int status_code(grpc_status_code s)
-{
-    return s == GRPC_STATUS_UNAVAILABLE ? PA_ECONN : PA_ESERVER;
-}
-
-/* The gRPC status message, as the original surfaces it. */
-static void status_text(char *out, size_t n, grpc_status_code s, grpc_slice details)
-{
-    size_t len = GRPC_SLICE_LENGTH(details);
-    if (len)
-        snprintf(out, n, "%.*s", (int)(len < INT_MAX ? len : INT_MAX),
-                 (const char *)GRPC_SLICE_START_PTR(details));
-    else
-        snprintf(out, n, "gRPC call failed with status %d", (int)s);
-}
-
-/* Contiguous bytes of a received message: the slice itself when there is
- * one, otherwise a copy in g->rx (which only ever grows). */
-static const unsigned char *bb_bytes(struct gctx *g, grpc_byte_buffer *bb, size_t *len)
-{
-    if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
-        bb->data.raw.slice_buffer.count == 1) {
-        /* By reference: an inlined slice keeps its bytes inside the struct. */
-        const grpc_slice *s = &bb->data.raw.slice_buffer.slices[0];
-        *len = GRPC_SLICE_LENGTH(*s);
-        return GRPC_SLICE_START_PTR(*s);
-    }
-    size_t total = grpc_byte_buffer_length(bb);
-    if (total > g->rx_cap) {
-        free(g->rx);
-        g->rx_cap = total;
-        g->rx = xmalloc(total);
-    }
-    grpc_byte_buffer_reader r;
-    size_t off = 0;
-    if (grpc_byte_buffer_reader_init(&r, bb)) {
-        grpc_slice s;
-        while (grpc_byte_buffer_reader_next(&r, &s)) {
-            size_t n = GRPC_SLICE_LENGTH(s);
-            if (off + n > g->rx_cap) { /* decompressed beyond the length estimate */
-                g->rx_cap = 2 * (off + n);
-                g->rx = xrealloc(g->rx, g->rx_cap);
-            }
-            memcpy(g->rx + off, GRPC_SLICE_START_PTR(s), n);
-            off += n;
-            grpc_slice_unref(s);
-        }
-        grpc_byte_buffer_reader_destroy(&r);
-    }
-    *len = off;
-    return g->rx;
-}
-
-static gpr_timespec deadline_ms(int64_t ms)
-{
-    if (ms < 0)
-        return gpr_inf_future(GPR_CLOCK_MONOTONIC);
-    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
-}
 
 /* ------------------------------------------------------------------ slots */
 
@@ -249,8 +170,8 @@ static struct slot *slot_get(struct gctx *g)
     s->busy = true;
     s->answered = false;
     s->stream = NULL;
-    s->call = NULL;
-    s->send_bb = s->recv_bb = NULL;
+    s->u.call = NULL;
+    s->u.send_bb = s->u.recv_bb = NULL;
     s->next = NULL;
     return s;
 }
@@ -300,49 +221,13 @@ static void deliver(struct gctx *g, struct slot *s, bool final, int error, const
 
 /* ---------------------------------------------------------------- unary */
 
-static void unary_release(struct slot *s)
-{
-    if (s->send_bb)
-        grpc_byte_buffer_destroy(s->send_bb);
-    if (s->recv_bb)
-        grpc_byte_buffer_destroy(s->recv_bb);
-    s->send_bb = s->recv_bb = NULL;
-    grpc_metadata_array_destroy(&s->init_md);
-    grpc_metadata_array_destroy(&s->trail_md);
-    grpc_slice_unref(s->details);
-    grpc_call_unref(s->call);
-    s->call = NULL;
-}
-
 static void unary_start(struct gctx *g, struct slot *s)
 {
-    s->call = grpc_channel_create_registered_call(g->channel, NULL, GRPC_PROPAGATE_DEFAULTS, g->cq,
-                                                  g->m_infer,
-                                                  gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    grpc_metadata_array_init(&s->init_md);
-    grpc_metadata_array_init(&s->trail_md);
-    s->details = grpc_empty_slice();
-    grpc_op ops[6];
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = g->n_md_infer;
-    ops[0].data.send_initial_metadata.metadata = g->md;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = s->send_bb;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->init_md;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &s->recv_bb;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &s->trail_md;
-    ops[5].data.recv_status_on_client.status = &s->status;
-    ops[5].data.recv_status_on_client.status_details = &s->details;
-    grpc_call_error rc = grpc_call_start_batch(s->call, ops, 6, &s->tag, NULL);
+    grpc_call_error rc = gchan_call_start(&g->ch, &s->u, g->m_infer, &s->tag);
     if (rc != GRPC_CALL_OK) {
         snprintf(g->errbuf, sizeof(g->errbuf), "cannot start the ModelInfer call: %s",
                  grpc_call_error_to_string(rc));
-        unary_release(s);
+        gchan_call_release(&s->u);
         deliver(g, s, true, PA_EINTERNAL, g->errbuf, clock_now_ns(), 0);
         slot_put(g, s);
         return;
@@ -355,15 +240,14 @@ static void unary_done(struct gctx *g, struct slot *s)
     g->ops--;
     uint64_t t0 = clock_now_ns();
     int error = PA_OK;
-    if (s->status != GRPC_STATUS_OK) {
-        status_text(g->errbuf, sizeof(g->errbuf), s->status, s->details);
-        error = status_code(s->status);
-    } else if (!s->recv_bb) {
+    if (s->u.status != GRPC_STATUS_OK) {
+        error = gchan_status(g->errbuf, sizeof(g->errbuf), s->u.status, s->u.details);
+    } else if (!s->u.recv_bb) {
         snprintf(g->errbuf, sizeof(g->errbuf), "the server sent no ModelInferResponse");
         error = PA_EPROTO;
     } else {
         size_t len;
-        const unsigned char *p = bb_bytes(g, s->recv_bb, &len);
+        const unsigned char *p = gchan_bytes(&g->ch, s->u.recv_bb, &len);
         if (gw_parse_infer_response(p, len, &g->view) != PA_OK) {
             snprintf(g->errbuf, sizeof(g->errbuf), "failed to parse the ModelInferResponse");
             error = PA_EPROTO;
@@ -372,7 +256,7 @@ static void unary_done(struct gctx *g, struct slot *s)
     uint64_t t1 = clock_now_ns();
     /* A unary answer is the whole answer, whatever its final flag says. */
     deliver(g, s, true, error, g->errbuf, t0, t1 - t0);
-    unary_release(s);
+    gchan_call_release(&s->u);
     slot_put(g, s);
 }
 
@@ -416,8 +300,8 @@ static struct gstream *stream_open(struct gctx *g)
     st->t_write = (struct gtag){T_S_WRITE, st};
     st->t_status = (struct gtag){T_S_STATUS, st};
     st->t_close = (struct gtag){T_S_CLOSE, st};
-    st->call = grpc_channel_create_registered_call(g->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
-                                                   g->cq, g->m_stream,
+    st->call = grpc_channel_create_registered_call(g->ch.channel, NULL, GRPC_PROPAGATE_DEFAULTS,
+                                                   g->ch.cq, g->m_stream,
                                                    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     grpc_metadata_array_init(&st->init_md);
     grpc_metadata_array_init(&st->trail_md);
@@ -449,11 +333,11 @@ static void stream_write_head(struct gctx *g, struct gstream *st)
     memset(ops, 0, sizeof(ops));
     if (!st->md_sent) {
         ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-        ops[n].data.send_initial_metadata.count = g->n_md_infer;
-        ops[n++].data.send_initial_metadata.metadata = g->md;
+        ops[n].data.send_initial_metadata.count = g->ch.n_md_infer;
+        ops[n++].data.send_initial_metadata.metadata = g->ch.md;
     }
     ops[n].op = GRPC_OP_SEND_MESSAGE;
-    ops[n++].data.send_message.send_message = st->wq_head->send_bb;
+    ops[n++].data.send_message.send_message = st->wq_head->u.send_bb;
     if (grpc_call_start_batch(st->call, ops, n, &st->t_write, NULL) == GRPC_CALL_OK) {
         st->md_sent = true;
         st->writing = true;
@@ -465,9 +349,9 @@ static void stream_write_head(struct gctx *g, struct gstream *st)
 /* Drops a slot's request bytes; frees the slot once it is also answered. */
 static void slot_sent(struct gctx *g, struct slot *s)
 {
-    if (s->send_bb)
-        grpc_byte_buffer_destroy(s->send_bb);
-    s->send_bb = NULL;
+    if (s->u.send_bb)
+        grpc_byte_buffer_destroy(s->u.send_bb);
+    s->u.send_bb = NULL;
     if (s->answered)
         slot_put(g, s);
 }
@@ -480,16 +364,16 @@ static void stream_dead(struct gctx *g, struct gstream *st)
         if (g->streams[i] == st)
             g->streams[i] = NULL;
     }
+    /* A stream that ends with OK still fails what is on it (PA_ESERVER). */
+    int error = gchan_status(g->errbuf, sizeof(g->errbuf), st->status, st->details);
     if (st->status == GRPC_STATUS_OK)
         snprintf(g->errbuf, sizeof(g->errbuf), "the server closed the inference stream");
-    else
-        status_text(g->errbuf, sizeof(g->errbuf), st->status, st->details);
     uint64_t now = clock_now_ns();
     for (size_t i = 0; i < g->n_slots && st->in_flight; i++) {
         struct slot *s = g->slots[i];
         if (s->busy && s->stream == st && !s->answered) {
-            deliver(g, s, true, status_code(st->status), g->errbuf, now, 0);
-            if (!s->send_bb) /* already written: nothing else refers to it */
+            deliver(g, s, true, error, g->errbuf, now, 0);
+            if (!s->u.send_bb) /* already written: nothing else refers to it */
                 slot_put(g, s);
         }
     }
@@ -535,7 +419,7 @@ static int stream_on_read(struct gctx *g, struct gstream *st, bool ok)
     int delivered = 0;
     uint64_t t0 = clock_now_ns();
     size_t len;
-    const unsigned char *p = bb_bytes(g, bb, &len);
+    const unsigned char *p = gchan_bytes(&g->ch, bb, &len);
     uint64_t id;
     if (gw_parse_stream_response(p, len, &g->view) == PA_OK &&
         gw_parse_id(g->view.id, g->view.id_len, &id)) {
@@ -552,7 +436,7 @@ static int stream_on_read(struct gctx *g, struct gstream *st, bool ok)
             uint64_t t1 = clock_now_ns();
             deliver(g, s, final, failed ? PA_ESERVER : PA_OK, g->errbuf, t0, t1 - t0);
             delivered = 1;
-            if (final && !s->send_bb)
+            if (final && !s->u.send_bb)
                 slot_put(g, s);
         }
     }
@@ -633,7 +517,7 @@ static int g_submit(struct pa_client *c, struct pa_prepared *p, const struct pa_
         g->slices[i] = grpc_slice_from_static_buffer(p->req.segs[i].data, p->req.segs[i].len);
     size_t sl = gw_encode_send(s->suffix, slot_id(s), send);
     g->slices[n] = grpc_slice_from_static_buffer(s->suffix, sl);
-    s->send_bb = grpc_raw_byte_buffer_create(g->slices, n + 1);
+    s->u.send_bb = grpc_raw_byte_buffer_create(g->slices, n + 1);
     s->send_ns = clock_now_ns() - s->start_ns;
     g->in_flight++;
     if (c->opts->streaming)
@@ -680,11 +564,11 @@ static int g_poll(struct pa_client *c, int timeout_ms, struct pa_err *err)
     struct gctx *g = c->ctx;
     (void)err;
     int delivered = 0;
-    gpr_timespec deadline = deadline_ms(timeout_ms);
+    gpr_timespec deadline = gchan_deadline_ms(timeout_ms);
     for (;;) {
         if (g->ops == 0)
             return delivered;
-        grpc_event ev = grpc_completion_queue_next(g->cq, deadline, NULL);
+        grpc_event ev = grpc_completion_queue_next(g->ch.cq, deadline, NULL);
         if (ev.type != GRPC_OP_COMPLETE)
             return delivered;
         delivered += dispatch(g, ev);
@@ -721,6 +605,21 @@ static int g_output(const struct pa_client *c, const struct pa_response *r, cons
 
 /* ------------------------------------------------------------ control plane */
 
+struct unpack {
+    const ProtobufCMessageDescriptor *desc;
+    ProtobufCMessage **out;
+    const char *method;
+};
+
+static int unpack_reply(void *arg, const unsigned char *p, size_t len, struct pa_err *err)
+{
+    struct unpack *u = arg;
+    *u->out = protobuf_c_message_unpack(u->desc, NULL, len, p);
+    if (!*u->out)
+        return pa_errorf(err, PA_EPROTO, "failed to parse the %s response", u->method);
+    return PA_OK;
+}
+
 /* One blocking unary call. *out (if resp_desc) is the unpacked answer. */
 static int ctl_call(struct gctx *g, enum ctl_method m, const ProtobufCMessage *req,
                     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **out,
@@ -729,78 +628,9 @@ static int ctl_call(struct gctx *g, enum ctl_method m, const ProtobufCMessage *r
     size_t len = protobuf_c_message_get_packed_size(req);
     unsigned char *body = xmalloc(len ? len : 1);
     protobuf_c_message_pack(req, body);
-    grpc_slice slice = grpc_slice_new(body, len, free);
-    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&slice, 1);
-    grpc_slice_unref(slice);
-
-    grpc_call *call = grpc_channel_create_registered_call(
-        g->channel, NULL, GRPC_PROPAGATE_DEFAULTS, g->ctl_cq, g->m_ctl[m],
-        deadline_ms(g->ctl_timeout_ms), NULL);
-    grpc_metadata_array init_md, trail_md;
-    grpc_metadata_array_init(&init_md);
-    grpc_metadata_array_init(&trail_md);
-    grpc_byte_buffer *recv = NULL;
-    grpc_status_code status = GRPC_STATUS_UNKNOWN;
-    grpc_slice details = grpc_empty_slice();
-    grpc_op ops[6];
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = g->n_md_ctl;
-    ops[0].data.send_initial_metadata.metadata = g->md;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &recv;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trail_md;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
-
-    int rc = PA_OK;
-    int done_tag;
-    grpc_call_error ce = grpc_call_start_batch(call, ops, 6, &done_tag, NULL);
-    if (ce != GRPC_CALL_OK) {
-        rc = pa_errorf(err, PA_EINTERNAL, "cannot start the gRPC call: %s",
-                       grpc_call_error_to_string(ce));
-    } else {
-        grpc_event ev = grpc_completion_queue_pluck(g->ctl_cq, &done_tag,
-                                                    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        if (ev.type != GRPC_OP_COMPLETE) {
-            rc = pa_errorf(err, PA_EINTERNAL, "the gRPC call did not complete");
-        } else if (status != GRPC_STATUS_OK) {
-            char msg[PA_ERR_MSG_MAX];
-            status_text(msg, sizeof(msg), status, details);
-            rc = pa_errorf(err, status_code(status), "%s", msg);
-        } else if (resp_desc) {
-            size_t n = 0;
-            const unsigned char *p = recv ? bb_bytes(g, recv, &n) : (const unsigned char *)"";
-            *out = protobuf_c_message_unpack(resp_desc, NULL, n, p);
-            if (!*out)
-                rc = pa_errorf(err, PA_EPROTO, "failed to parse the %s response",
-                               ctl_path[m] + strlen(SVC));
-        }
-    }
-    grpc_byte_buffer_destroy(send);
-    if (recv)
-        grpc_byte_buffer_destroy(recv);
-    grpc_metadata_array_destroy(&init_md);
-    grpc_metadata_array_destroy(&trail_md);
-    grpc_slice_unref(details);
-    grpc_call_unref(call);
-    return rc;
-}
-
-/* protobuf-c string fields are `char *` but packing never writes to them. */
-static char *str(const char *s)
-{
-    union {
-        const char *c;
-        char *m;
-    } u = {.c = s ? s : ""};
-    return u.m;
+    struct unpack u = {resp_desc, out, ctl_path[m] + strlen(SVC)};
+    return gchan_call_blocking(&g->ch, g->m_ctl[m], body, len, resp_desc ? unpack_reply : NULL,
+                               &u, err);
 }
 
 static int g_server_metadata(struct pa_client *c, cJSON **out, struct pa_err *err)
@@ -822,8 +652,8 @@ static int g_model_metadata(struct pa_client *c, const char *name, const char *v
 {
     Inference__ModelMetadataRequest rq;
     inference__model_metadata_request__init(&rq);
-    rq.name = str(name);
-    rq.version = str(version);
+    rq.name = grpc_json_str(name);
+    rq.version = grpc_json_str(version);
     ProtobufCMessage *rs = NULL;
     int rc = ctl_call(c->ctx, CM_MODEL_METADATA, &rq.base,
                       &inference__model_metadata_response__descriptor, &rs, err);
@@ -839,8 +669,8 @@ static int g_model_config(struct pa_client *c, const char *name, const char *ver
 {
     Inference__ModelConfigRequest rq;
     inference__model_config_request__init(&rq);
-    rq.name = str(name);
-    rq.version = str(version);
+    rq.name = grpc_json_str(name);
+    rq.version = grpc_json_str(version);
     ProtobufCMessage *rs = NULL;
     int rc = ctl_call(c->ctx, CM_MODEL_CONFIG, &rq.base,
                       &inference__model_config_response__descriptor, &rs, err);
@@ -858,8 +688,8 @@ static int g_model_statistics(struct pa_client *c, const char *name, const char 
 {
     Inference__ModelStatisticsRequest rq;
     inference__model_statistics_request__init(&rq);
-    rq.name = str(name);
-    rq.version = str(version);
+    rq.name = grpc_json_str(name);
+    rq.version = grpc_json_str(version);
     ProtobufCMessage *rs = NULL;
     int rc = ctl_call(c->ctx, CM_MODEL_STATISTICS, &rq.base,
                       &inference__model_statistics_response__descriptor, &rs, err);
@@ -921,8 +751,8 @@ static int g_register_system_shm(struct pa_client *c, const char *region, const 
 {
     Inference__SystemSharedMemoryRegisterRequest rq;
     inference__system_shared_memory_register_request__init(&rq);
-    rq.name = str(region);
-    rq.key = str(key);
+    rq.name = grpc_json_str(region);
+    rq.key = grpc_json_str(key);
     rq.offset = offset;
     rq.byte_size = byte_size;
     return ctl_call(c->ctx, CM_SYS_SHM_REGISTER, &rq.base, NULL, NULL, err);
@@ -934,7 +764,7 @@ static int g_register_cuda_shm(struct pa_client *c, const char *region, const vo
 {
     Inference__CudaSharedMemoryRegisterRequest rq;
     inference__cuda_shared_memory_register_request__init(&rq);
-    rq.name = str(region);
+    rq.name = grpc_json_str(region);
     union {
         const void *c;
         uint8_t *m;
@@ -950,7 +780,7 @@ static int g_unregister_system_shm(struct pa_client *c, const char *region, stru
 {
     Inference__SystemSharedMemoryUnregisterRequest rq;
     inference__system_shared_memory_unregister_request__init(&rq);
-    rq.name = str(region);
+    rq.name = grpc_json_str(region);
     return ctl_call(c->ctx, CM_SYS_SHM_UNREGISTER, &rq.base, NULL, NULL, err);
 }
 
@@ -958,88 +788,13 @@ static int g_unregister_cuda_shm(struct pa_client *c, const char *region, struct
 {
     Inference__CudaSharedMemoryUnregisterRequest rq;
     inference__cuda_shared_memory_unregister_request__init(&rq);
-    rq.name = str(region);
+    rq.name = grpc_json_str(region);
     return ctl_call(c->ctx, CM_CUDA_SHM_UNREGISTER, &rq.base, NULL, NULL, err);
 }
 
 /* ------------------------------------------------------------ open / close */
 
-static char *read_file(const char *path, struct pa_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        pa_errorf(err, PA_EIO, "cannot open '%s'", path);
-        return NULL;
-    }
-    size_t cap = 4096, len = 0;
-    char *s = xmalloc(cap);
-    size_t n;
-    while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len <= 1)
-            s = xrealloc(s, cap *= 2);
-    }
-    fclose(f);
-    s[len] = '\0';
-    return s;
-}
-
-static grpc_channel_credentials *make_creds(const struct pa_options *o, struct pa_err *err)
-{
-    if (!o->ssl_grpc_use_ssl)
-        return grpc_insecure_credentials_create();
-    char *root = NULL, *key = NULL, *chain = NULL;
-    grpc_channel_credentials *creds = NULL;
-    if (o->ssl_grpc_root_certs && o->ssl_grpc_root_certs[0] &&
-        !(root = read_file(o->ssl_grpc_root_certs, err)))
-        goto out;
-    if (o->ssl_grpc_private_key && o->ssl_grpc_private_key[0] &&
-        !(key = read_file(o->ssl_grpc_private_key, err)))
-        goto out;
-    if (o->ssl_grpc_cert_chain && o->ssl_grpc_cert_chain[0] &&
-        !(chain = read_file(o->ssl_grpc_cert_chain, err)))
-        goto out;
-    grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = chain};
-    creds = grpc_ssl_credentials_create(root, key && chain ? &pair : NULL, NULL, NULL);
-    if (!creds)
-        pa_errorf(err, PA_EINVAL, "cannot create the gRPC SSL credentials");
-out:
-    free(root);
-    free(key);
-    free(chain);
-    return creds;
-}
-
 static void g_close(struct pa_client *c);
-
-/* Metadata: the -H headers (keys lower-cased, as gRPC requires) for every
- * call, plus the compression request for inference calls. */
-static int build_metadata(struct gctx *g, const struct pa_options *o, struct pa_err *err)
-{
-    g->md = xcalloc(o->n_headers + 1, sizeof(*g->md));
-    for (size_t i = 0; i < o->n_headers; i++) {
-        char *k = xstrdup(o->headers[i].name);
-        for (char *p = k; *p; p++)
-            if (*p >= 'A' && *p <= 'Z')
-                *p = (char)(*p - 'A' + 'a');
-        g->md[i].key = grpc_slice_from_copied_string(k);
-        g->md[i].value = grpc_slice_from_copied_string(o->headers[i].value);
-        g->n_md_ctl = i + 1;
-        free(k);
-        if (!grpc_header_key_is_legal(g->md[i].key))
-            return pa_errorf(err, PA_EINVAL, "'%s' is not a valid gRPC metadata key",
-                             o->headers[i].name);
-    }
-    g->n_md_infer = g->n_md_ctl;
-    if (o->grpc_compression != PA_COMPRESS_NONE) {
-        g->md[g->n_md_infer].key =
-            grpc_slice_from_static_string(GRPC_COMPRESSION_REQUEST_ALGORITHM_MD_KEY);
-        g->md[g->n_md_infer].value = grpc_slice_from_static_string(
-            o->grpc_compression == PA_COMPRESS_GZIP ? "gzip" : "deflate");
-        g->n_md_infer++;
-    }
-    return PA_OK;
-}
 
 static int build_params(struct gctx *g, const struct pa_options *o, struct pa_err *err)
 {
@@ -1076,80 +831,25 @@ static int build_params(struct gctx *g, const struct pa_options *o, struct pa_er
     return PA_OK;
 }
 
-/*
- * gRPC's default poller (epoll1) has one process-wide epoll set that one
- * thread at a time waits on: that thread reads whichever socket is ready,
- * then wakes the thread whose completion queue the event belongs to and
- * hands the poller role on. With one worker thread per connection that cost
- * about 3.5 context switches and 4 futex calls per request. The "poll"
- * engine polls a completion queue's own sockets from the thread that drives
- * it, which is exactly our threading: one context switch per request, like
- * the HTTP backend. gRPC reads the choice from GRPC_POLL_STRATEGY when it
- * initialises; a value the user set wins. The first client is opened on the
- * main thread before any worker exists, so setenv() races with no getenv().
- */
-static pthread_once_t poll_once = PTHREAD_ONCE_INIT;
-
-static void poll_setup(void)
-{
-    setenv("GRPC_POLL_STRATEGY", "poll", 0);
-}
-
-/* Deadline of control-plane calls (metadata, config, statistics, ...). */
-static int64_t control_timeout_ms(void)
-{
-    const char *v = getenv("PA_GRPC_CONTROL_TIMEOUT_MS");
-    char *end;
-    long long ms = v && *v ? strtoll(v, &end, 10) : 0;
-    if (!v || !*v || *end || ms <= 0)
-        return CONTROL_TIMEOUT_MS;
-    return ms;
-}
-
 static int g_open(struct pa_client *c, struct pa_err *err)
 {
     const struct pa_options *o = c->opts;
-    pthread_once(&poll_once, poll_setup);
-    grpc_init();
     struct gctx *g = xcalloc(1, sizeof(*g));
     g->c = c;
-    g->ctl_timeout_ms = control_timeout_ms();
     c->ctx = g;
-    int rc = build_metadata(g, o, err);
+    int rc = gchan_open(&g->ch, o, GCHAN_TLS | GCHAN_OWN_CONNECTION, err);
     if (rc == PA_OK)
         rc = build_params(g, o, err);
-    grpc_channel_credentials *creds = rc == PA_OK ? make_creds(o, err) : NULL;
-    if (!creds) {
+    if (rc == PA_OK)
+        rc = gchan_connect(&g->ch, o, err);
+    if (rc != PA_OK) {
         g_close(c);
-        return rc != PA_OK ? rc : err->code;
+        return rc;
     }
-    /* The Triton client lifts gRPC's message size limits (spec 06 §2). Each
-     * client gets its own connection (local subchannel pool): gRPC would
-     * otherwise put every worker's channel on one shared socket, and the
-     * worker that happens to read it must wake the others (see poll_setup). */
-    static char k_recv[] = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    static char k_send[] = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-    static char k_local[] = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
-    grpc_arg args[3];
-    memset(args, 0, sizeof(args));
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = k_recv;
-    args[0].value.integer = INT_MAX;
-    args[1].type = GRPC_ARG_INTEGER;
-    args[1].key = k_send;
-    args[1].value.integer = INT_MAX;
-    args[2].type = GRPC_ARG_INTEGER;
-    args[2].key = k_local;
-    args[2].value.integer = 1;
-    grpc_channel_args cargs = {.num_args = 3, .args = args};
-    g->channel = grpc_channel_create(o->url, creds, &cargs);
-    grpc_channel_credentials_release(creds);
-    g->cq = grpc_completion_queue_create_for_next(NULL);
-    g->ctl_cq = grpc_completion_queue_create_for_pluck(NULL);
-    g->m_infer = grpc_channel_register_call(g->channel, SVC "ModelInfer", NULL, NULL);
-    g->m_stream = grpc_channel_register_call(g->channel, SVC "ModelStreamInfer", NULL, NULL);
+    g->m_infer = grpc_channel_register_call(g->ch.channel, SVC "ModelInfer", NULL, NULL);
+    g->m_stream = grpc_channel_register_call(g->ch.channel, SVC "ModelStreamInfer", NULL, NULL);
     for (int m = 0; m < CM_COUNT; m++)
-        g->m_ctl[m] = grpc_channel_register_call(g->channel, ctl_path[m], NULL, NULL);
+        g->m_ctl[m] = grpc_channel_register_call(g->ch.channel, ctl_path[m], NULL, NULL);
     return PA_OK;
 }
 
@@ -1174,14 +874,14 @@ static void drain(struct gctx *g)
         }
     }
     for (size_t i = 0; i < g->n_slots; i++) {
-        if (g->slots[i]->busy && g->slots[i]->call)
-            grpc_call_cancel(g->slots[i]->call, NULL);
+        if (g->slots[i]->busy && g->slots[i]->u.call)
+            grpc_call_cancel(g->slots[i]->u.call, NULL);
     }
-    gpr_timespec grace = deadline_ms(CLOSE_GRACE_MS);
+    gpr_timespec grace = gchan_deadline_ms(CLOSE_GRACE_MS);
     bool cancelled = false;
     while (g->ops > 0) {
-        grpc_event ev = grpc_completion_queue_next(g->cq, cancelled ? deadline_ms(-1) : grace,
-                                                   NULL);
+        grpc_event ev =
+            grpc_completion_queue_next(g->ch.cq, cancelled ? gchan_deadline_ms(-1) : grace, NULL);
         if (ev.type == GRPC_OP_COMPLETE) {
             dispatch(g, ev);
         } else if (!cancelled) { /* a stream that does not finish: cut it */
@@ -1199,37 +899,17 @@ static void g_close(struct pa_client *c)
     struct gctx *g = c->ctx;
     if (!g)
         return;
-    if (g->cq) {
+    if (g->ch.cq)
         drain(g);
-        grpc_completion_queue_shutdown(g->cq);
-        while (grpc_completion_queue_next(g->cq, deadline_ms(-1), NULL).type != GRPC_QUEUE_SHUTDOWN)
-            ;
-        grpc_completion_queue_destroy(g->cq);
-    }
-    if (g->ctl_cq) {
-        grpc_completion_queue_shutdown(g->ctl_cq);
-        while (grpc_completion_queue_pluck(g->ctl_cq, NULL, deadline_ms(-1), NULL).type !=
-               GRPC_QUEUE_SHUTDOWN)
-            ;
-        grpc_completion_queue_destroy(g->ctl_cq);
-    }
-    if (g->channel)
-        grpc_channel_destroy(g->channel);
-    for (size_t i = 0; i < g->n_md_ctl; i++) {
-        grpc_slice_unref(g->md[i].key);
-        grpc_slice_unref(g->md[i].value);
-    }
-    free(g->md);
+    gchan_close(&g->ch);
     for (size_t i = 0; i < g->n_slots; i++)
         free(g->slots[i]);
     free(g->slots);
     free(g->streams);
     free(g->slices);
-    free(g->rx);
     free(g->params);
     free(g);
     c->ctx = NULL;
-    grpc_shutdown();
 }
 
 static const struct pa_client_ops grpc_ops = {
