@@ -199,6 +199,49 @@ static void fill_client(struct pa_client_side *cl)
     cl->avg_receive_ns = 10999;
 }
 
+/*
+ * Beyond the original: under -v, request-rate levels end their Client block
+ * with the latency measured from the scheduled send time; without -v, or
+ * without schedule data, the block is exactly the original's.
+ */
+static void test_scheduled_latency_line(void **state)
+{
+    struct pa_options o;
+    struct report_model m = {.name = "m"};
+    struct perf_status lv;
+    struct capture c;
+    (void)state;
+
+    base_opts(&o);
+    o.load_mode = PA_LOAD_REQUEST_RATE;
+    o.verbose = 1;
+    memset(&lv, 0, sizeof(lv));
+    lv.request_rate = 100;
+    fill_client(&lv.client);
+    lv.client.has_schedule = true;
+    lv.client.sched_avg_latency_ns = 9000999;
+    for (size_t i = 0; i < 4; i++) {
+        lv.client.sched_percentiles[i].q = lv.client.percentiles[i].q;
+        lv.client.sched_percentiles[i].latency_ns = (8000 + 1000 * i) * 1000;
+    }
+
+    cap_open(&c, &o, &m);
+    report_level(&c.rc, &lv);
+    cap_close(&c);
+    assert_non_null(strstr(c.out_text, "    Avg HTTP time: 2400 usec (send 40 usec + response wait "
+                                       "2350 usec + receive 10 usec)\n"
+                                       "    Scheduled latency: avg 9000 usec, p50 8000 usec, "
+                                       "p90 9000 usec, p95 10000 usec, p99 11000 usec\n"));
+    cap_free(&c);
+
+    o.verbose = 0;
+    cap_open(&c, &o, &m);
+    report_level(&c.rc, &lv);
+    cap_close(&c);
+    assert_null(strstr(c.out_text, "Scheduled"));
+    cap_free(&c);
+}
+
 /* The delayed warning switches all later floats on stdout to %.2f, for good. */
 static void test_delayed_warning_sticks(void **state)
 {
@@ -597,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_settings_request_rate_poisson),
         cmocka_unit_test(test_settings_unbounded_ends),
         cmocka_unit_test(test_delayed_warning_sticks),
+        cmocka_unit_test(test_scheduled_latency_line),
         cmocka_unit_test(test_verbose_grpc_decoupled_and_capi),
         cmocka_unit_test(test_pass_lines),
         cmocka_unit_test(test_ensemble_server_block),
