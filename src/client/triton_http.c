@@ -1,54 +1,58 @@
 /*
- * Triton over HTTP (KServe v2 REST) on libcurl's multi interface.
+ * Triton over HTTP (KServe v2 REST).
  *
- * One client instance = one worker thread = one CURLM. Data-plane requests
- * run on a pool of easy handles that are reused (so curl keeps their
- * settings and the multi handle's connection cache keeps the keep-alive
- * connections); the pool only grows when more requests are in flight than
- * ever before. Control-plane calls are blocking and use one more easy
- * handle with curl_easy_perform, outside the multi handle, so a control
- * call never delivers data-plane completions.
+ * Two paths with different needs:
  *
- * CPU per request is the design goal (spec target: <= 10 us at concurrency
- * 8 against a local server), hence:
- *  - The body is encoded once by prepare() (http_codec.c). A send without
- *    sequence parameters points CURLOPT_POSTFIELDS straight at the prepared
- *    body, which in-flight requests share read-only. A sequence send writes
- *    its prefix and copies the fixed part into the handle's own body buffer.
- *    libcurl puts bodies under 64 KiB into the same send() as the headers.
- *  - The header list of each handle is built once; the two per-send lines
- *    (Inference-Header-Content-Length, Content-Type) are rewritten in place
- *    only when their value changes (curl copies the strings at each request).
- *  - Sockets are driven with curl_multi_socket_action and our own pollfd
- *    array: curl_multi_poll + curl_multi_perform would visit every transfer
- *    (and poll each socket again) on every wake-up. A submit runs the new
- *    transfer at once, so the request leaves in submit(), not at the next
- *    poll.
- *  - Responses are not parsed on success: the status code comes from curl,
- *    the JSON header length from one response header. JSON is parsed only
- *    for an error body or when pa_client_output() asks for an output.
+ *  - Control plane (metadata, config, statistics, shared memory, trace
+ *    settings): one blocking curl easy handle per client, curl_easy_perform.
+ *    Rare calls; libcurl does everything.
  *
- * Timing (spec 06 §1.5): request start = submit() entry; send start = just
- * before the transfer is handed to curl; send end = the first moment curl
- * reports the whole body uploaded (right after submit's socket_action for a
- * small body on a warm connection, else after a later socket event);
- * receive start = the first response body byte (write callback); receive
- * end = request end = when curl reports the transfer done. One clock read
- * per event, no per-byte work.
+ *  - Inference data path: our own HTTP/1.1 framing (http_wire.c) on
+ *    kept-alive connections. libcurl only opens them (CURLOPT_CONNECT_ONLY:
+ *    name resolution, proxies, TLS and every --ssl-https-* option stay
+ *    libcurl's) and, for https, carries the bytes (curl_easy_send/recv).
+ *    Plain http goes straight to the socket: one sendmsg() of the prepared
+ *    head + body, recv() into the connection's buffer. libcurl's transfer
+ *    machinery cost ~25 us of CPU per request (two extra poll() calls per
+ *    request that cannot be turned off, header parsing, allocation); this
+ *    path makes three system calls per request (sendmsg, epoll_wait, recv)
+ *    and no allocation after warm-up.
+ *
+ * One client instance = one worker thread = one epoll set. A request takes
+ * an idle connection (or opens one: a blocking connect, only at warm-up or
+ * after the server closed one) and its bytes leave inside submit(); poll()
+ * waits in epoll_wait and completes responses. One request per connection
+ * at a time (no pipelining), so a connection's state is the state of its
+ * request. Connections stay registered for EPOLLIN while idle, so a server
+ * that closes a kept-alive connection is noticed before it is used again;
+ * if the close races with a new request and nothing of the response came
+ * back, the request is sent again once on a new connection (as curl does).
+ *
+ * Timing (spec 06 §1.5): request start = submit() entry; send start = the
+ * same instant on an open connection, else right after connecting (connect
+ * time is in the total, not in send, as with libcurl); send end = once the
+ * last byte is accepted; receive start = the first response bytes; receive
+ * end = request end = the response is complete (head parsed, body framed).
+ * Four clock reads per request.
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "cli/options.h"
 #include "client/backends.h"
 #include "client/http_codec.h"
+#include "client/http_wire.h"
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -58,55 +62,70 @@
 #include "core/banned.h"
 
 #define USER_AGENT "libcurl-agent/1.0"
-#define IHCL_NAME "Inference-Header-Content-Length: "
-#define IHCL_LINE_CAP (sizeof(IHCL_NAME) + 24)
-#define CTYPE_OCTET "Content-Type: application/octet-stream"
-#define CTYPE_JSON "Content-Type: application/json"
+/* First size of a connection's receive buffer; it grows for larger responses. */
+#define RBUF_INITIAL ((size_t)16 * 1024)
+/* Largest response accepted (the old curl path had struct buf's 2 GiB limit). */
+#define RBUF_MAX ((size_t)1 << 31)
+#define MAX_EVENTS 64
 
 struct http_ctx;
 
-/* One pooled data-plane transfer. */
-struct http_req {
-    CURL *easy;
+enum conn_state {
+    C_CLOSED,      /* no socket (a spare) */
+    C_IDLE,        /* connected, no request */
+    C_SENDING,     /* request bytes still to write (waits for EPOLLOUT) */
+    C_RECEIVING,   /* request written, response not complete */
+};
+
+/* One data-plane connection and the request on it. */
+struct conn {
     struct http_ctx *ctx;
-    struct curl_slist *hdrs;   /* IHCL, Expect:, Content-Type, user headers */
-    size_t hdr_json_len;       /* value currently in the IHCL line */
-    bool hdr_json_ctype;       /* Content-Type line currently says JSON */
-    const char *url;           /* URL currently set (owned by a prepared request) */
-    char *seq_body;            /* body of sequence sends: prefix + fixed part */
-    size_t seq_cap;
+    enum conn_state state;
+    CURL *easy;            /* owns the socket (CONNECT_ONLY); NULL when closed */
+    int fd;
+    bool reused;           /* carried a response before: the server may have closed it since */
+    bool want_out;         /* EPOLLOUT is in the epoll set */
+    struct conn *prev, *next; /* idle list (C_IDLE) or spare list (C_CLOSED) */
 
-    /* Per send. */
-    bool in_flight;
-    bool send_done;
-    size_t body_len;
+    /* The request. */
+    const struct pa_prepared *p;
     void *tag;
+    bool retried;          /* already sent again on a new connection */
+    struct iovec iov[3];   /* what is left to send */
+    struct iovec iov0[3];  /* the whole request, for a resend */
+    int iov_n, iov_i;
     uint64_t t_start, t_send_start, t_send_end, t_recv_start;
+    char *seq_head;        /* head of a sequence send (its lengths differ from p's) */
+    size_t seq_head_cap;
+    char prefix[HTTP_PREFIX_MAX];
 
-    /* Response. */
-    struct buf resp;
-    long resp_json_len;        /* Inference-Header-Content-Length, -1 = absent */
-    cJSON *parsed;             /* lazily parsed JSON header (pa_client_output) */
-    struct buf scratch;        /* JSON outputs converted to binary */
+    /* The response; valid in the callback, reset after it. */
+    char *rbuf;
+    size_t rlen, rcap;
+    bool got_bytes;
+    struct http_parser parser;
+    cJSON *parsed;         /* lazily parsed JSON header (pa_client_output) */
+    struct buf scratch;    /* JSON outputs converted to binary */
     char errmsg[PA_ERR_MSG_MAX];
-
-    struct http_req *next_free;
 };
 
 struct http_ctx {
     const struct pa_options *opts;
-    CURLM *multi;
-    struct http_req **reqs;    /* every handle of the pool */
-    size_t n_reqs;
-    struct http_req *free_list;
-    size_t in_flight;
-    size_t send_pending;       /* in flight and body not yet fully uploaded */
 
-    struct pollfd *fds;        /* sockets curl asked us to watch */
-    size_t n_fds, cap_fds;
-    struct pollfd *ready;      /* snapshot of fds with events, same capacity */
-    bool timer_set;
-    uint64_t timer_deadline;
+    /* Data plane. */
+    int epfd;
+    char *connect_url;     /* -u with the scheme curl would assume */
+    bool tls;              /* https: bytes go through curl_easy_send/recv */
+    CURLSH *share;         /* DNS cache and TLS sessions shared by the connections */
+    struct conn **conns;   /* every connection, for close() */
+    size_t n_conns;
+    struct conn *idle;     /* connected and free, most recently used first */
+    struct conn *spare;    /* closed and free */
+    size_t in_flight;
+    uint64_t delivered;    /* responses handed to on_response so far */
+    uint64_t last_ns;      /* the latest clock read of the data path (a lower bound of now) */
+    struct pa_client *client;
+    struct epoll_event events[MAX_EVENTS];
 
     /* Control plane. */
     CURL *ctl;
@@ -116,7 +135,10 @@ struct http_ctx {
 
 struct pa_prepared {
     struct http_body body;
-    char *url;
+    char *url;             /* control-plane style full URL (for messages) */
+    struct http_head head; /* template: the two lengths are per send */
+    char *full_head;       /* head of a send without sequence fields */
+    size_t full_head_len;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -178,208 +200,431 @@ static struct curl_slist *append_user_headers(struct curl_slist *list,
     return list;
 }
 
-/* ---- data-plane callbacks (run inside curl, must not call curl_multi_*) ---- */
-
-static size_t on_body(char *ptr, size_t size, size_t n, void *userdata)
+/*
+ * -u as libcurl reads it with CURLOPT_DEFAULT_PROTOCOL "http": without
+ * "scheme:/" in front, "http://" is assumed ("localhost:8000" is a host and
+ * a port, not a scheme).
+ */
+static char *absolute_url(const char *url)
 {
-    struct http_req *req = userdata;
-    size_t len = size * n;
-    if (!req->t_recv_start)
-        req->t_recv_start = clock_now_ns();
-    if (buf_append(&req->resp, ptr, len) != PA_OK)
-        return 0; /* curl fails the transfer with a write error */
-    return len;
+    const char *s = url;
+    if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) {
+        while ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+               (*s >= '0' && *s <= '9') || *s == '+' || *s == '-' || *s == '.')
+            s++;
+        if (s[0] == ':' && s[1] == '/')
+            return xstrdup(url);
+    }
+    return xasprintf("http://%s", url);
 }
 
-static size_t on_header(char *ptr, size_t size, size_t n, void *userdata)
-{
-    struct http_req *req = userdata;
-    size_t len = size * n;
-    static const char name[] = "inference-header-content-length:";
+/* ---- connections ---- */
 
-    if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
-        req->resp_json_len = -1; /* a new response (after an interim one) */
-    } else if (len > sizeof(name) - 1 && (ptr[0] | 0x20) == 'i' &&
-               strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
-        long v = 0;
-        size_t i = sizeof(name) - 1;
-        while (i < len && (ptr[i] == ' ' || ptr[i] == '\t'))
-            i++;
-        size_t digits = 0;
-        while (i < len && ptr[i] >= '0' && ptr[i] <= '9' && digits < 18) {
-            v = v * 10 + (ptr[i] - '0');
-            i++;
-            digits++;
-        }
-        if (digits)
-            req->resp_json_len = v;
-    }
-    return len;
+static void list_push(struct conn **head, struct conn *cn)
+{
+    cn->prev = NULL;
+    cn->next = *head;
+    if (*head)
+        (*head)->prev = cn;
+    *head = cn;
 }
 
-static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+static void list_unlink(struct conn **head, struct conn *cn)
 {
-    struct http_ctx *ctx = userp;
-    (void)easy;
-    (void)socketp;
-
-    size_t i = 0;
-    while (i < ctx->n_fds && ctx->fds[i].fd != s)
-        i++;
-    if (what == CURL_POLL_REMOVE) {
-        if (i < ctx->n_fds)
-            ctx->fds[i] = ctx->fds[--ctx->n_fds];
-        return 0;
-    }
-    if (i == ctx->n_fds) {
-        if (ctx->n_fds == ctx->cap_fds) {
-            /* Grows only when more sockets are open than ever before. */
-            ctx->cap_fds = ctx->cap_fds ? 2 * ctx->cap_fds : 8;
-            ctx->fds = xreallocarray(ctx->fds, ctx->cap_fds, sizeof(*ctx->fds));
-            ctx->ready = xreallocarray(ctx->ready, ctx->cap_fds, sizeof(*ctx->ready));
-        }
-        ctx->n_fds++;
-        ctx->fds[i].fd = s;
-    }
-    short ev = 0;
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-        ev |= POLLIN;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-        ev |= POLLOUT;
-    ctx->fds[i].events = ev;
-    ctx->fds[i].revents = 0;
-    return 0;
+    if (cn->prev)
+        cn->prev->next = cn->next;
+    else
+        *head = cn->next;
+    if (cn->next)
+        cn->next->prev = cn->prev;
+    cn->prev = cn->next = NULL;
 }
 
-static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+static void conn_close(struct conn *cn)
 {
-    struct http_ctx *ctx = userp;
-    (void)multi;
-    if (timeout_ms < 0) {
-        ctx->timer_set = false;
-    } else {
-        ctx->timer_set = true;
-        ctx->timer_deadline = clock_now_ns() + (uint64_t)(unsigned)timeout_ms * NS_PER_MS;
-    }
-    return 0;
+    if (cn->fd >= 0)
+        epoll_ctl(cn->ctx->epfd, EPOLL_CTL_DEL, cn->fd, NULL);
+    if (cn->easy)
+        curl_easy_cleanup(cn->easy); /* closes the socket */
+    cn->easy = NULL;
+    cn->fd = -1;
+    cn->want_out = false;
+    cn->reused = false;
 }
 
-/* ---- pool ---- */
-
-static void req_free(struct http_req *req)
+/* Opens the connection (blocking, libcurl). Returns CURLE_OK or why not. */
+static CURLcode conn_open(struct conn *cn)
 {
-    if (!req)
-        return;
-    if (req->easy)
-        curl_easy_cleanup(req->easy);
-    curl_slist_free_all(req->hdrs);
-    free(req->seq_body);
-    buf_release(&req->resp);
-    buf_release(&req->scratch);
-    cJSON_Delete(req->parsed);
-    free(req);
-}
-
-static struct http_req *req_new(struct http_ctx *ctx, struct pa_err *err)
-{
-    struct http_req *req = xcalloc(1, sizeof(*req));
-    req->ctx = ctx;
-    buf_init(&req->resp, 0);
-    buf_init(&req->scratch, 0);
-    req->resp_json_len = -1;
-
-    /* The two rewritable lines get room for their longest value now. */
-    char ihcl[IHCL_LINE_CAP];
-    memset(ihcl, ' ', sizeof(ihcl) - 1);
-    ihcl[sizeof(ihcl) - 1] = '\0';
-    char ctype[sizeof(CTYPE_OCTET)];
-    memcpy(ctype, CTYPE_OCTET, sizeof(ctype));
-
-    struct curl_slist *l = curl_slist_append(NULL, ihcl);
-    if (l && curl_slist_append(l, "Expect:") && curl_slist_append(l, ctype))
-        l = append_user_headers(l, ctx->opts);
-    else if (l) {
-        curl_slist_free_all(l);
-        l = NULL;
-    }
-    req->hdrs = l;
-    req->easy = curl_easy_init();
-    if (!req->hdrs || !req->easy)
-        goto fail;
-    req->hdr_json_len = SIZE_MAX;
-    req->hdr_json_ctype = false;
-
-    CURLcode rc = setup_common(req->easy, ctx->opts);
-#define S(opt, val)                                     \
-    do {                                                \
-        if (rc == CURLE_OK)                             \
-            rc = curl_easy_setopt(req->easy, opt, val); \
-    } while (0)
-    S(CURLOPT_PRIVATE, req);
-    S(CURLOPT_WRITEFUNCTION, on_body);
-    S(CURLOPT_WRITEDATA, req);
-    S(CURLOPT_HEADERFUNCTION, on_header);
-    S(CURLOPT_HEADERDATA, req);
-    S(CURLOPT_HTTPHEADER, req->hdrs);
-    S(CURLOPT_POST, 1L);
-#undef S
+    struct http_ctx *ctx = cn->ctx;
+    CURLcode rc = CURLE_FAILED_INIT;
+    cn->easy = curl_easy_init();
+    if (!cn->easy)
+        return rc;
+    rc = setup_common(cn->easy, ctx->opts);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(cn->easy, CURLOPT_URL, ctx->connect_url);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(cn->easy, CURLOPT_CONNECT_ONLY, 1L);
+    /* Through an HTTP proxy our bytes need a tunnel (CONNECT), not a proxy request. */
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(cn->easy, CURLOPT_HTTPPROXYTUNNEL, 1L);
+    if (rc == CURLE_OK && ctx->share)
+        rc = curl_easy_setopt(cn->easy, CURLOPT_SHARE, ctx->share);
+    if (rc == CURLE_OK)
+        rc = curl_easy_perform(cn->easy);
+    curl_socket_t s = CURL_SOCKET_BAD;
+    if (rc == CURLE_OK)
+        rc = curl_easy_getinfo(cn->easy, CURLINFO_ACTIVESOCKET, &s);
+    if (rc == CURLE_OK && s == CURL_SOCKET_BAD)
+        rc = CURLE_COULDNT_CONNECT;
     if (rc != CURLE_OK) {
-        pa_errorf(err, PA_EINTERNAL, "cannot set up an HTTP transfer: %s",
-                  curl_easy_strerror(rc));
-        req_free(req);
-        return NULL;
+        curl_easy_cleanup(cn->easy);
+        cn->easy = NULL;
+        return rc;
     }
-    return req;
-fail:
-    req_free(req);
-    pa_errorf(err, PA_EINTERNAL, "cannot create an HTTP transfer");
-    return NULL;
+    cn->fd = s;
+    /* libcurl leaves its sockets non-blocking; make sure, we rely on it. */
+    int fl = fcntl(s, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK))
+        fcntl(s, F_SETFL, fl | O_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = cn};
+    if (epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, s, &ev) != 0) {
+        conn_close(cn);
+        return CURLE_FAILED_INIT;
+    }
+    cn->reused = false;
+    return CURLE_OK;
 }
 
-static struct http_req *req_get(struct http_ctx *ctx, struct pa_err *err)
+static void conn_free(struct conn *cn)
 {
-    struct http_req *req = ctx->free_list;
-    if (req) {
-        ctx->free_list = req->next_free;
-        return req;
-    }
-    req = req_new(ctx, err);
-    if (!req)
-        return NULL;
-    ctx->reqs = xreallocarray(ctx->reqs, ctx->n_reqs + 1, sizeof(*ctx->reqs));
-    ctx->reqs[ctx->n_reqs++] = req;
-    return req;
+    if (!cn)
+        return;
+    conn_close(cn);
+    free(cn->seq_head);
+    free(cn->rbuf);
+    cJSON_Delete(cn->parsed);
+    buf_release(&cn->scratch);
+    free(cn);
 }
 
-static void req_put(struct http_ctx *ctx, struct http_req *req)
+/* A free connection: an idle one, else a spare, else a new one (only at a new maximum). */
+static struct conn *conn_take(struct http_ctx *ctx)
 {
-    if (req->parsed) {
-        cJSON_Delete(req->parsed);
-        req->parsed = NULL;
+    struct conn *cn = ctx->idle;
+    if (cn) {
+        list_unlink(&ctx->idle, cn);
+        return cn;
     }
-    req->tag = NULL;
-    req->next_free = ctx->free_list;
-    ctx->free_list = req;
+    cn = ctx->spare;
+    if (cn) {
+        list_unlink(&ctx->spare, cn);
+        return cn;
+    }
+    cn = xcalloc(1, sizeof(*cn));
+    cn->ctx = ctx;
+    cn->fd = -1;
+    cn->state = C_CLOSED;
+    cn->rcap = RBUF_INITIAL;
+    cn->rbuf = xmalloc(cn->rcap);
+    buf_init(&cn->scratch, 0);
+    http_parser_reset(&cn->parser);
+    ctx->conns = xreallocarray(ctx->conns, ctx->n_conns + 1, sizeof(*ctx->conns));
+    ctx->conns[ctx->n_conns++] = cn;
+    return cn;
 }
 
-/* Rewrites the per-send header lines when their values change. */
-static void req_set_headers(struct http_req *req, size_t json_len, bool json_ctype)
+/* Back to the idle list (socket open, reusable) or the spare list. */
+static void conn_release(struct conn *cn)
 {
-    if (json_len != req->hdr_json_len) {
-        char *line = req->hdrs->data;
-        memcpy(line, IHCL_NAME, sizeof(IHCL_NAME) - 1);
-        size_t n = sizeof(IHCL_NAME) - 1;
-        n += http_u64_dec(line + n, json_len);
-        line[n] = '\0';
-        req->hdr_json_len = json_len;
+    struct http_ctx *ctx = cn->ctx;
+    if (cn->fd >= 0) {
+        cn->state = C_IDLE;
+        list_push(&ctx->idle, cn);
+    } else {
+        cn->state = C_CLOSED;
+        list_push(&ctx->spare, cn);
     }
-    if (json_ctype != req->hdr_json_ctype) {
-        char *line = req->hdrs->next->next->data;
-        if (json_ctype)
-            memcpy(line, CTYPE_JSON, sizeof(CTYPE_JSON));
-        else
-            memcpy(line, CTYPE_OCTET, sizeof(CTYPE_OCTET));
-        req->hdr_json_ctype = json_ctype;
+}
+
+static void set_out(struct conn *cn, bool on)
+{
+    if (cn->want_out == on || cn->fd < 0)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | (on ? (uint32_t)EPOLLOUT : 0), .data.ptr = cn};
+    epoll_ctl(cn->ctx->epfd, EPOLL_CTL_MOD, cn->fd, &ev);
+    cn->want_out = on;
+}
+
+/* ---- completing a request ---- */
+
+/* Hands the response on the connection to on_response; the connection is free afterwards. */
+static void deliver(struct conn *cn, int error, const char *msg)
+{
+    struct http_ctx *ctx = cn->ctx;
+    struct pa_client *c = ctx->client;
+    uint64_t now = ctx->last_ns = clock_now_ns();
+    if (!cn->t_send_end)
+        cn->t_send_end = cn->t_recv_start ? cn->t_recv_start : now;
+    struct pa_response r = {
+        .tag = cn->tag,
+        .arrival_ns = now,
+        .final = true,
+        .error = error,
+        .error_msg = msg,
+        .send_ns = cn->t_send_start ? cn->t_send_end - cn->t_send_start : 0,
+        .recv_ns = cn->t_recv_start ? now - cn->t_recv_start : 0,
+        .total_ns = now - cn->t_start,
+        .backend_data = error ? NULL : cn,
+    };
+    /*
+     * Free before the callback, so that a submit from it can use this very
+     * connection; the response bytes stay untouched until its next recv,
+     * which only poll() does, after the callback returned.
+     */
+    set_out(cn, false);
+    conn_release(cn);
+    ctx->in_flight--;
+    ctx->delivered++;
+    if (c->on_response)
+        c->on_response(c->on_response_arg, &r);
+    cn->rlen = 0;
+    cn->got_bytes = false;
+    http_parser_reset(&cn->parser);
+    if (cn->parsed) {
+        cJSON_Delete(cn->parsed);
+        cn->parsed = NULL;
+    }
+}
+
+/* A transport failure: "HTTP client failed: <curl's text for code>". */
+static void fail(struct conn *cn, CURLcode code)
+{
+    snprintf(cn->errmsg, sizeof(cn->errmsg), "HTTP client failed: %s", curl_easy_strerror(code));
+    conn_close(cn);
+    deliver(cn, PA_ECONN, cn->errmsg);
+}
+
+static void start_request(struct conn *cn);
+
+/*
+ * The connection broke before the response was complete. A kept-alive
+ * connection the server closed just as we reused it looks like this; if
+ * nothing of the response arrived the request is sent once more on a new
+ * connection (libcurl's rule too). Anything else is the request's error.
+ */
+static void broken(struct conn *cn, CURLcode code)
+{
+    bool again = cn->reused && !cn->retried && !cn->got_bytes;
+    conn_close(cn);
+    if (again) {
+        cn->retried = true;
+        start_request(cn);
+        return;
+    }
+    fail(cn, code);
+}
+
+static void complete(struct conn *cn)
+{
+    const struct http_parser *hp = &cn->parser;
+    bool keep = hp->keep_alive && hp->extra == 0 && cn->state == C_RECEIVING;
+    if (keep)
+        cn->reused = true;
+    else
+        conn_close(cn);
+    if (hp->status == 200) {
+        deliver(cn, PA_OK, NULL);
+        return;
+    }
+    http_error_message(cn->rbuf + hp->body_off, hp->body_len, hp->json_len, hp->status,
+                       cn->errmsg, sizeof(cn->errmsg));
+    deliver(cn, PA_ESERVER, cn->errmsg);
+}
+
+/* ---- sending ---- */
+
+/* Writes what is left of the request. Plain sockets: one sendmsg for head and body. */
+static void do_send(struct conn *cn)
+{
+    for (;;) {
+        ssize_t n;
+        if (cn->ctx->tls) {
+            size_t sent = 0;
+            CURLcode rc = curl_easy_send(cn->easy, cn->iov[cn->iov_i].iov_base,
+                                         cn->iov[cn->iov_i].iov_len, &sent);
+            if (rc == CURLE_AGAIN) {
+                n = -1;
+                errno = EAGAIN;
+            } else if (rc != CURLE_OK) {
+                broken(cn, CURLE_SEND_ERROR);
+                return;
+            } else {
+                n = (ssize_t)sent;
+            }
+        } else {
+            struct msghdr mh = {.msg_iov = cn->iov + cn->iov_i,
+                                .msg_iovlen = (size_t)(cn->iov_n - cn->iov_i)};
+            n = sendmsg(cn->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                set_out(cn, true); /* the rest goes when the socket can take it */
+                return;
+            }
+            broken(cn, CURLE_SEND_ERROR);
+            return;
+        }
+        size_t left = (size_t)n;
+        while (cn->iov_i < cn->iov_n && left >= cn->iov[cn->iov_i].iov_len) {
+            left -= cn->iov[cn->iov_i].iov_len;
+            cn->iov_i++;
+        }
+        if (cn->iov_i == cn->iov_n) {
+            cn->t_send_end = cn->ctx->last_ns = clock_now_ns();
+            cn->state = C_RECEIVING;
+            set_out(cn, false);
+            return;
+        }
+        cn->iov[cn->iov_i].iov_base = (char *)cn->iov[cn->iov_i].iov_base + left;
+        cn->iov[cn->iov_i].iov_len -= left;
+    }
+}
+
+/*
+ * Sends the request on the connection, opening it first when needed. On an
+ * open connection the first byte leaves a few dozen instructions after
+ * submit() was entered, so send start is that same clock read.
+ */
+static void start_request(struct conn *cn)
+{
+    if (cn->fd < 0) {
+        CURLcode rc = conn_open(cn);
+        if (rc != CURLE_OK) {
+            fail(cn, rc);
+            return;
+        }
+        if (!cn->t_send_start)
+            cn->t_send_start = clock_now_ns();
+    } else if (!cn->t_send_start) {
+        cn->t_send_start = cn->t_start;
+    }
+    memcpy(cn->iov, cn->iov0, sizeof(cn->iov));
+    cn->iov_i = 0;
+    cn->state = C_SENDING;
+    do_send(cn);
+}
+
+/* ---- receiving ---- */
+
+enum { IO_AGAIN = -1, IO_ERROR = -2 };
+
+/* Reads what the socket has: the byte count, 0 at EOF, IO_AGAIN or IO_ERROR. */
+static ssize_t conn_recv(struct conn *cn, char *into, size_t cap)
+{
+    for (;;) {
+        if (cn->ctx->tls) {
+            size_t got = 0;
+            CURLcode rc = curl_easy_recv(cn->easy, into, cap, &got);
+            if (rc == CURLE_AGAIN)
+                return IO_AGAIN;
+            return rc == CURLE_OK ? (ssize_t)got : IO_ERROR;
+        }
+        ssize_t n = recv(cn->fd, into, cap, MSG_DONTWAIT);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? IO_AGAIN : IO_ERROR;
+    }
+}
+
+/* The socket of an in-flight request is readable. */
+static void on_readable(struct conn *cn)
+{
+    for (;;) {
+        if (cn->rlen == cn->rcap) {
+            /* Grows only for a response larger than any before on this connection. */
+            size_t want = cn->rcap * 2;
+            if (cn->parser.need > want)
+                want = cn->parser.need;
+            if (want > RBUF_MAX) {
+                fail(cn, CURLE_FILESIZE_EXCEEDED);
+                return;
+            }
+            cn->rbuf = xrealloc(cn->rbuf, want);
+            cn->rcap = want;
+        }
+        ssize_t n = conn_recv(cn, cn->rbuf + cn->rlen, cn->rcap - cn->rlen);
+        if (n > 0) {
+            if (!cn->got_bytes) {
+                cn->got_bytes = true;
+                cn->t_recv_start = clock_now_ns();
+            }
+            size_t room = cn->rcap - cn->rlen;
+            cn->rlen += (size_t)n;
+            enum http_parse_rc rc = http_parse(&cn->parser, cn->rbuf, &cn->rlen);
+            if (rc == HTTP_DONE) {
+                complete(cn);
+                return;
+            }
+            if (rc == HTTP_BAD) {
+                fail(cn, CURLE_WEIRD_SERVER_REPLY);
+                return;
+            }
+            /*
+             * A short read means the socket is empty: back to epoll
+             * (level-triggered, it says when more comes). TLS may hold
+             * decrypted bytes the socket no longer shows, so read on there.
+             */
+            if ((size_t)n < room && !cn->ctx->tls)
+                return;
+            continue;
+        }
+        if (n == IO_AGAIN)
+            return;
+        if (n == 0 && http_parse_eof(&cn->parser) == HTTP_DONE) {
+            complete(cn);
+            return;
+        }
+        broken(cn, n < 0 ? CURLE_RECV_ERROR
+                         : cn->got_bytes ? CURLE_PARTIAL_FILE : CURLE_GOT_NOTHING);
+        return;
+    }
+}
+
+/* An idle connection is readable: the server closed it (or broke the protocol). */
+static void on_idle_readable(struct conn *cn)
+{
+    char b[64];
+    if (conn_recv(cn, b, sizeof(b)) == IO_AGAIN)
+        return;
+    list_unlink(&cn->ctx->idle, cn);
+    conn_close(cn);
+    cn->state = C_CLOSED;
+    list_push(&cn->ctx->spare, cn);
+}
+
+static void on_event(struct conn *cn, uint32_t ev)
+{
+    switch (cn->state) {
+    case C_SENDING:
+        if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+            do_send(cn);
+        /* An early answer (an error before the body was taken) ends the request too. */
+        if (cn->state == C_SENDING && (ev & EPOLLIN))
+            on_readable(cn);
+        break;
+    case C_RECEIVING:
+        on_readable(cn);
+        break;
+    case C_IDLE:
+        on_idle_readable(cn);
+        break;
+    case C_CLOSED:
+        break; /* closed by an earlier event of this batch */
     }
 }
 
@@ -390,17 +635,14 @@ static void http_close(struct pa_client *c)
     struct http_ctx *ctx = c->ctx;
     if (!ctx)
         return;
-    for (size_t i = 0; i < ctx->n_reqs; i++) {
-        if (ctx->reqs[i]->in_flight && ctx->multi)
-            curl_multi_remove_handle(ctx->multi, ctx->reqs[i]->easy);
-    }
-    if (ctx->multi)
-        curl_multi_cleanup(ctx->multi);
-    for (size_t i = 0; i < ctx->n_reqs; i++)
-        req_free(ctx->reqs[i]);
-    free(ctx->reqs);
-    free(ctx->fds);
-    free(ctx->ready);
+    for (size_t i = 0; i < ctx->n_conns; i++)
+        conn_free(ctx->conns[i]);
+    free(ctx->conns);
+    if (ctx->epfd >= 0)
+        close(ctx->epfd);
+    if (ctx->share)
+        curl_share_cleanup(ctx->share);
+    free(ctx->connect_url);
     if (ctx->ctl)
         curl_easy_cleanup(ctx->ctl);
     buf_release(&ctx->ctl_resp);
@@ -426,15 +668,19 @@ static int http_open(struct pa_client *c, struct pa_err *err)
     struct http_ctx *ctx = xcalloc(1, sizeof(*ctx));
     c->ctx = ctx;
     ctx->opts = c->opts;
+    ctx->client = c;
     buf_init(&ctx->ctl_resp, 0);
+    ctx->connect_url = absolute_url(c->opts->url);
+    ctx->tls = strncasecmp(ctx->connect_url, "https:", 6) == 0;
 
-    ctx->multi = curl_multi_init();
-    if (!ctx->multi)
+    ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (ctx->epfd < 0)
         goto fail;
-    if (curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
-        curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETDATA, ctx) != CURLM_OK ||
-        curl_multi_setopt(ctx->multi, CURLMOPT_TIMERFUNCTION, on_timer) != CURLM_OK ||
-        curl_multi_setopt(ctx->multi, CURLMOPT_TIMERDATA, ctx) != CURLM_OK)
+    /* The client is single-threaded, so the share needs no lock callbacks. */
+    ctx->share = curl_share_init();
+    if (!ctx->share ||
+        curl_share_setopt(ctx->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+        curl_share_setopt(ctx->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)
         goto fail;
 
     if (c->opts->n_headers) {
@@ -613,21 +859,58 @@ static int http_unregister_cuda_shm(struct pa_client *c, const char *region, str
 
 /* ---- data plane ---- */
 
-static int http_prepare(struct pa_client *c, const struct pa_infer_desc *desc,
-                        struct pa_prepared **out, struct pa_err *err)
+/*
+ * The request line target and Host value of url, as libcurl would send
+ * them (Host without the port when it is the scheme's default), plus an
+ * Authorization line for credentials in the URL. Errors: PA_EINVAL.
+ */
+static int url_parts(const char *url, char **target, char **host, char **auth,
+                     struct pa_err *err)
 {
-    struct pa_prepared *p = xcalloc(1, sizeof(*p));
-    int rc = http_encode_request(desc, c->opts->input_tensor_format,
-                                 c->opts->output_tensor_format, &p->body, err);
-    if (rc != PA_OK) {
-        free(p);
-        return rc;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *h = NULL, *port = NULL, *path = NULL, *query = NULL;
+    char *user = NULL, *password = NULL;
+    int rc = PA_OK;
+    if (!u || curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
+        rc = pa_errorf(err, PA_EINVAL, "cannot parse the URL '%s'", url);
+        goto out;
     }
-    char *path = model_path(desc->model_name, desc->model_version, "/infer");
-    p->url = xasprintf("%s%s", c->opts->url, path);
-    free(path);
-    *out = p;
-    return PA_OK;
+    bool https = strcasecmp(scheme, "https") == 0;
+    if (!https && strcasecmp(scheme, "http") != 0) {
+        rc = pa_errorf(err, PA_EINVAL, "unsupported URL scheme '%s' in '%s'", scheme, url);
+        goto out;
+    }
+    curl_url_get(u, CURLUPART_PORT, &port, 0);
+    curl_url_get(u, CURLUPART_QUERY, &query, 0);
+    if (port && strcmp(port, https ? "443" : "80") != 0)
+        *host = xasprintf("%s:%s", h, port);
+    else
+        *host = xstrdup(h);
+    *target = query ? xasprintf("%s?%s", path, query) : xstrdup(path);
+    *auth = NULL;
+    if (curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_PASSWORD, &password, CURLU_URLDECODE);
+        char *cred = xasprintf("%s:%s", user, password ? password : "");
+        size_t n = strlen(cred);
+        char *b64 = xmalloc(base64_encoded_len(n) + 1);
+        base64_encode(cred, n, b64);
+        *auth = xasprintf("Authorization: Basic %s", b64);
+        free(b64);
+        free(cred);
+    }
+out:
+    curl_free(scheme);
+    curl_free(h);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
+    curl_free(user);
+    curl_free(password);
+    curl_url_cleanup(u);
+    return rc;
 }
 
 static void http_prepared_free(struct pa_client *c, struct pa_prepared *p)
@@ -636,190 +919,82 @@ static void http_prepared_free(struct pa_client *c, struct pa_prepared *p)
     if (!p)
         return;
     http_body_release(&p->body);
+    http_head_release(&p->head);
+    free(p->full_head);
     free(p->url);
     free(p);
 }
 
-static void note_sent(struct http_ctx *ctx, struct http_req *req, uint64_t now)
+static int http_prepare(struct pa_client *c, const struct pa_infer_desc *desc,
+                        struct pa_prepared **out, struct pa_err *err)
 {
-    curl_off_t up = 0;
-    curl_easy_getinfo(req->easy, CURLINFO_SIZE_UPLOAD_T, &up);
-    if (up >= 0 && (size_t)up >= req->body_len) {
-        req->send_done = true;
-        req->t_send_end = now ? now : clock_now_ns();
-        ctx->send_pending--;
+    struct http_ctx *ctx = c->ctx;
+    struct pa_prepared *p = xcalloc(1, sizeof(*p));
+    int rc = http_encode_request(desc, c->opts->input_tensor_format,
+                                 c->opts->output_tensor_format, &p->body, err);
+    if (rc != PA_OK) {
+        free(p);
+        return rc;
     }
-}
+    char *path = model_path(desc->model_name, desc->model_version, "/infer");
+    p->url = xasprintf("%s%s", ctx->connect_url, path);
+    free(path);
 
-static void check_pending_sends(struct http_ctx *ctx)
-{
-    uint64_t now = 0;
-    for (size_t i = 0; i < ctx->n_reqs && ctx->send_pending; i++) {
-        struct http_req *req = ctx->reqs[i];
-        if (req->in_flight && !req->send_done) {
-            if (!now)
-                now = clock_now_ns();
-            note_sent(ctx, req, now);
-        }
+    char *target = NULL, *host = NULL, *auth = NULL;
+    rc = url_parts(p->url, &target, &host, &auth, err);
+    if (rc != PA_OK) {
+        http_prepared_free(c, p);
+        return rc;
     }
-}
-
-/* Runs curl's expired timers; keeps our timer in step even if curl does not call back. */
-static void fire_timeout(struct http_ctx *ctx)
-{
-    int running;
-    ctx->timer_set = false;
-    curl_multi_socket_action(ctx->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    if (!ctx->timer_set) {
-        long ms = -1;
-        if (curl_multi_timeout(ctx->multi, &ms) == CURLM_OK && ms >= 0)
-            on_timer(ctx->multi, ms, ctx);
-    }
-}
-
-/* Reports an immediate failure through on_response, as the contract asks. */
-static void fail_now(struct pa_client *c, void *tag, uint64_t t0, int code, const char *msg)
-{
-    if (!c->on_response)
-        return;
-    uint64_t now = clock_now_ns();
-    struct pa_response r = {
-        .tag = tag,
-        .arrival_ns = now,
-        .final = true,
-        .error = code,
-        .error_msg = msg,
-        .total_ns = now - t0,
-    };
-    c->on_response(c->on_response_arg, &r);
+    http_head_build(&p->head, target, host, auth, p->body.json_content, c->opts->headers,
+                    c->opts->n_headers);
+    free(target);
+    free(host);
+    free(auth);
+    p->full_head = xmalloc(http_head_max(&p->head));
+    p->full_head_len = http_head_write(p->full_head, &p->head, p->body.json_len, p->body.len);
+    *out = p;
+    return PA_OK;
 }
 
 static int http_submit(struct pa_client *c, struct pa_prepared *p, const struct pa_send *send,
                        struct pa_err *err)
 {
-    uint64_t t0 = clock_now_ns();
     struct http_ctx *ctx = c->ctx;
-    struct http_req *req = req_get(ctx, err);
-    if (!req)
-        return err ? err->code : PA_EINTERNAL;
+    uint64_t t0 = ctx->last_ns = clock_now_ns();
+    (void)err;
+    struct conn *cn = conn_take(ctx);
 
-    const char *post = p->body.data;
-    size_t len = p->body.len;
-    size_t json_len = p->body.json_len;
+    cn->p = p;
+    cn->tag = send->tag;
+    cn->retried = false;
+    cn->t_start = t0;
+    cn->t_send_start = cn->t_send_end = cn->t_recv_start = 0;
     if (send->sequence_id) {
-        char prefix[HTTP_PREFIX_MAX];
-        size_t plen = http_encode_prefix(prefix, send, p->body.no_outputs);
+        /* New prefix and lengths; the fixed part of the body is sent from p as it is. */
+        size_t plen = http_encode_prefix(cn->prefix, send, p->body.no_outputs);
         size_t fixed = p->body.len - p->body.fixed_off;
-        if (plen + fixed > req->seq_cap) {
-            /* Grows only for a body larger than this handle ever sent. */
-            free(req->seq_body);
-            req->seq_cap = plen + fixed;
-            req->seq_body = xmalloc(req->seq_cap);
+        size_t max = http_head_max(&p->head);
+        if (max > cn->seq_head_cap) {
+            /* Grows only for a head longer than this connection ever sent. */
+            free(cn->seq_head);
+            cn->seq_head = xmalloc(max);
+            cn->seq_head_cap = max;
         }
-        memcpy(req->seq_body, prefix, plen);
-        memcpy(req->seq_body + plen, p->body.data + p->body.fixed_off, fixed);
-        post = req->seq_body;
-        len = plen + fixed;
-        json_len = json_len - p->body.fixed_off + plen;
+        size_t hlen = http_head_write(cn->seq_head, &p->head,
+                                      p->body.json_len - p->body.fixed_off + plen, plen + fixed);
+        cn->iov0[0] = (struct iovec){cn->seq_head, hlen};
+        cn->iov0[1] = (struct iovec){cn->prefix, plen};
+        cn->iov0[2] = (struct iovec){p->body.data + p->body.fixed_off, fixed};
+        cn->iov_n = 3;
+    } else {
+        cn->iov0[0] = (struct iovec){p->full_head, p->full_head_len};
+        cn->iov0[1] = (struct iovec){p->body.data, p->body.len};
+        cn->iov_n = 2;
     }
-    req_set_headers(req, json_len, p->body.json_content);
-
-    CURLcode rc = CURLE_OK;
-    if (req->url != p->url) {
-        rc = curl_easy_setopt(req->easy, CURLOPT_URL, p->url);
-        req->url = rc == CURLE_OK ? p->url : NULL;
-    }
-    /* Size first: setting it may drop a previous copied body (curl's rule). */
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS, post);
-
-    req->tag = send->tag;
-    req->body_len = len;
-    req->send_done = false;
-    req->t_start = t0;
-    req->t_recv_start = 0;
-    req->t_send_end = 0;
-    req->resp_json_len = -1;
-    buf_reset(&req->resp);
-
-    CURLMcode mrc = rc == CURLE_OK ? curl_multi_add_handle(ctx->multi, req->easy) : CURLM_OK;
-    if (rc != CURLE_OK || mrc != CURLM_OK) {
-        snprintf(req->errmsg, sizeof(req->errmsg), "HTTP client failed: %s",
-                 rc != CURLE_OK ? curl_easy_strerror(rc) : curl_multi_strerror(mrc));
-        fail_now(c, send->tag, t0, PA_EINTERNAL, req->errmsg);
-        req_put(ctx, req);
-        return PA_OK;
-    }
-    req->in_flight = true;
     ctx->in_flight++;
-    ctx->send_pending++;
-    req->t_send_start = clock_now_ns();
-    fire_timeout(ctx); /* runs the new transfer: the request goes out now */
-    if (!req->send_done && req->in_flight)
-        note_sent(ctx, req, 0);
+    start_request(cn);
     return PA_OK;
-}
-
-/* Delivers every finished transfer. Returns how many. */
-static int drain(struct pa_client *c)
-{
-    struct http_ctx *ctx = c->ctx;
-    int delivered = 0;
-    int left;
-    CURLMsg *msg;
-
-    while ((msg = curl_multi_info_read(ctx->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        CURL *easy = msg->easy_handle;
-        CURLcode result = msg->data.result;
-        char *priv = NULL;
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-        struct http_req *req = (struct http_req *)(void *)priv;
-        uint64_t now = clock_now_ns();
-
-        /* Detach first, so that a submit from the callback can reuse the connection. */
-        curl_multi_remove_handle(ctx->multi, easy);
-        req->in_flight = false;
-        ctx->in_flight--;
-        if (!req->send_done) {
-            req->send_done = true;
-            req->t_send_end = req->t_recv_start ? req->t_recv_start : now;
-            ctx->send_pending--;
-        }
-
-        struct pa_response r = {
-            .tag = req->tag,
-            .arrival_ns = now,
-            .final = true,
-            .send_ns = req->t_send_end - req->t_send_start,
-            .recv_ns = req->t_recv_start ? now - req->t_recv_start : 0,
-            .total_ns = now - req->t_start,
-            .backend_data = req,
-        };
-        if (result != CURLE_OK) {
-            snprintf(req->errmsg, sizeof(req->errmsg), "HTTP client failed: %s",
-                     curl_easy_strerror(result));
-            r.error = PA_ECONN;
-            r.error_msg = req->errmsg;
-        } else {
-            long status = 0;
-            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-            if (status != 200) {
-                http_error_message(req->resp.data, req->resp.len, req->resp_json_len, status,
-                                   req->errmsg, sizeof(req->errmsg));
-                r.error = PA_ESERVER;
-                r.error_msg = req->errmsg;
-            }
-        }
-        if (c->on_response)
-            c->on_response(c->on_response_arg, &r);
-        req_put(ctx, req);
-        delivered++;
-    }
-    return delivered;
 }
 
 static int ms_until(uint64_t deadline, uint64_t now)
@@ -830,67 +1005,44 @@ static int ms_until(uint64_t deadline, uint64_t now)
     return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
+/*
+ * The usual call waits once and returns with a response, so it reads no
+ * clock: the first wait gets the whole timeout, and only a wake-up without
+ * a response (part of one arrived, an idle connection closed) bounds the
+ * rest by a deadline counted from the last clock read before the call,
+ * which can only make the call shorter than asked, never longer.
+ */
 static int http_poll(struct pa_client *c, int timeout_ms, struct pa_err *err)
 {
     struct http_ctx *ctx = c->ctx;
-    uint64_t deadline = 0;
-    if (timeout_ms > 0)
-        deadline = clock_now_ns() + (uint64_t)(unsigned)timeout_ms * NS_PER_MS;
+    uint64_t first = ctx->delivered;
+    uint64_t span = timeout_ms > 0 ? (uint64_t)(unsigned)timeout_ms * NS_PER_MS : 0;
 
-    int delivered = drain(c);
-    if (delivered)
-        return delivered;
+    if (ctx->in_flight == 0) {
+        /* Nothing can arrive: honour a finite wait as a sleep, never block forever. */
+        if (timeout_ms > 0)
+            clock_sleep_ns(span);
+        return 0;
+    }
+    uint64_t deadline = ctx->last_ns + span;
+    int wait = timeout_ms;
     for (;;) {
-        if (ctx->in_flight == 0) {
-            /* Nothing can arrive: honour a finite wait as a sleep, never block forever. */
-            if (timeout_ms > 0)
-                clock_sleep_until_ns(deadline);
-            return 0;
-        }
-        uint64_t now = clock_now_ns();
-        int wait = timeout_ms < 0 ? -1 : timeout_ms == 0 ? 0 : ms_until(deadline, now);
-        if (ctx->timer_set) {
-            int t = ms_until(ctx->timer_deadline, now);
-            if (wait < 0 || t < wait)
-                wait = t;
-        }
-
-        int n = poll(ctx->fds, (nfds_t)ctx->n_fds, wait);
+        int n = epoll_wait(ctx->epfd, ctx->events, MAX_EVENTS, wait);
         if (n < 0) {
             if (errno == EINTR)
+                return (int)(ctx->delivered - first);
+            return pa_errorf(err, PA_EIO, "epoll_wait failed: %s", strerror(errno));
+        }
+        for (int i = 0; i < n; i++)
+            on_event(ctx->events[i].data.ptr, ctx->events[i].events);
+        if (ctx->delivered != first || timeout_ms == 0 || ctx->in_flight == 0)
+            return (int)(ctx->delivered - first);
+        if (timeout_ms > 0) {
+            uint64_t now = clock_now_ns();
+            if (now >= deadline)
                 return 0;
-            return pa_errorf(err, PA_EIO, "poll failed: %s", strerror(errno));
+            wait = ms_until(deadline, now);
         }
-        if (n > 0) {
-            /* Snapshot first: socket_action changes ctx->fds under us. */
-            size_t n_ready = 0;
-            for (size_t i = 0; i < ctx->n_fds; i++) {
-                if (ctx->fds[i].revents)
-                    ctx->ready[n_ready++] = ctx->fds[i];
-            }
-            for (size_t i = 0; i < n_ready; i++) {
-                short rev = ctx->ready[i].revents;
-                int flags = 0;
-                if (rev & (POLLIN | POLLHUP | POLLERR))
-                    flags |= CURL_CSELECT_IN;
-                if (rev & POLLOUT)
-                    flags |= CURL_CSELECT_OUT;
-                if (rev & (POLLERR | POLLNVAL))
-                    flags |= CURL_CSELECT_ERR;
-                int running;
-                curl_multi_socket_action(ctx->multi, ctx->ready[i].fd, flags, &running);
-            }
-        }
-        if (ctx->timer_set && ctx->timer_deadline <= clock_now_ns())
-            fire_timeout(ctx);
-        if (ctx->send_pending)
-            check_pending_sends(ctx);
-
-        delivered = drain(c);
-        if (delivered || timeout_ms == 0)
-            return delivered;
-        if (timeout_ms > 0 && clock_now_ns() >= deadline)
-            return 0;
     }
 }
 
@@ -904,13 +1056,13 @@ static int http_output(const struct pa_client *c, const struct pa_response *r, c
                        const void **data, size_t *byte_size, struct pa_err *err)
 {
     (void)c;
-    /* The response is read-only to callers, but the lazily parsed header is cached in it. */
-    struct http_req *req = (struct http_req *)(uintptr_t)r->backend_data;
-    if (!req || r->error)
+    /* The response is read-only to callers, but the lazily parsed header is cached with it. */
+    struct conn *cn = (struct conn *)(uintptr_t)r->backend_data;
+    if (!cn || r->error)
         return pa_errorf(err, PA_EINVAL, "output '%s' requested from a failed response", name);
-    return http_output_lookup(req->resp.data ? req->resp.data : "", req->resp.len,
-                              req->resp_json_len, &req->parsed, name, &req->scratch, data,
-                              byte_size, err);
+    const struct http_parser *hp = &cn->parser;
+    return http_output_lookup(cn->rbuf + hp->body_off, hp->body_len, hp->json_len, &cn->parsed,
+                              name, &cn->scratch, data, byte_size, err);
 }
 
 static const struct pa_client_ops http_ops = {

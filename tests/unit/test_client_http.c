@@ -6,6 +6,14 @@
  * sees (method, path, headers, body, which connection) so the tests can
  * check headers, keep-alive reuse and that several requests really are in
  * flight at once (it can hold answers until N requests are pending).
+ *
+ * Model names choose how the server misbehaves, for the data path's
+ * framing and connection handling: "drop" closes without answering,
+ * "chunked" answers with Transfer-Encoding: chunked in pieces, "closing"
+ * sends Connection: close, "eof" answers HTTP/1.0-style without a length
+ * (the body ends at close), "partial" closes in the middle of the body; and
+ * srv.close_after makes it close every connection right after answering
+ * (a kept-alive connection the server dropped).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -389,15 +398,23 @@ static void test_registry(void **state)
     assert_string_equal(b->kind, "TRITON");
     assert_true(b->flags & PA_BACKEND_ASYNC);
 
+    /* Each of these is built in once its src/client/<kind>.c exists. */
     o.service_kind = PA_SK_TFSERVING;
     o.protocol = PA_PROTO_GRPC;
-    assert_null(pa_backend_find(&o));
-    assert_int_equal(pa_client_open(&c, &o, NULL, NULL, &err), PA_EUNSUPPORTED);
-    assert_string_equal(err.msg, "the 'tfserving' service kind is not supported yet");
+    if (!pa_backend_find(&o)) {
+        assert_int_equal(pa_client_open(&c, &o, NULL, NULL, &err), PA_EUNSUPPORTED);
+        assert_string_equal(err.msg, "the 'tfserving' service kind is not supported yet");
+    } else {
+        assert_string_equal(pa_backend_find(&o)->kind, "TENSORFLOW_SERVING");
+    }
     o.service_kind = PA_SK_TORCHSERVE;
     o.protocol = PA_PROTO_HTTP;
-    assert_int_equal(pa_client_open(&c, &o, NULL, NULL, &err), PA_EUNSUPPORTED);
-    assert_string_equal(err.msg, "the 'torchserve' service kind is not supported yet");
+    if (!pa_backend_find(&o)) {
+        assert_int_equal(pa_client_open(&c, &o, NULL, NULL, &err), PA_EUNSUPPORTED);
+        assert_string_equal(err.msg, "the 'torchserve' service kind is not supported yet");
+    } else {
+        assert_string_equal(pa_backend_find(&o)->kind, "TORCHSERVE");
+    }
     o.service_kind = PA_SK_TRITON_C_API;
     o.protocol = PA_PROTO_UNKNOWN;
     if (!pa_backend_find(&o)) { /* built in once src/client/triton_capi.c exists */
@@ -462,13 +479,16 @@ struct rec {
 struct conn {
     int fd;
     int id;
-    char buf[16384];
-    size_t len;
+    char *buf;         /* grows for large requests */
+    size_t len, cap;
     bool held;         /* an infer request waits for its answer */
-    char held_body[4096];
+    char *held_body;   /* its body (copy) */
     size_t held_len;
     size_t held_ihcl;
+    int mode;          /* enum answer_mode of the held request */
 };
+
+enum answer_mode { A_PLAIN, A_CHUNKED, A_CLOSING, A_EOF, A_PARTIAL };
 
 static struct server {
     int lfd;
@@ -480,6 +500,7 @@ static struct server {
     int n_conns;
     int accepted;
     int hold;          /* answer infer requests only once this many wait (0 = at once) */
+    bool close_after;  /* close each connection after answering an infer request */
     struct rec recs[MAX_RECS];
     int n_recs;
 } srv;
@@ -514,17 +535,91 @@ static void respond(int fd, int status, const char *ctype, const char *json, con
         send_all(fd, bin, bin_len);
 }
 
+static void pause_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The body in pieces (chunk extensions, a trailer), each in its own send() a moment apart. */
+static void respond_chunked(int fd, const char *json, const void *bin, size_t bin_len)
+{
+    char head[256];
+    size_t jl = strlen(json);
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                     "Inference-Header-Content-Length: %zu\r\nTransfer-Encoding: chunked\r\n\r\n",
+                     jl);
+    send_all(fd, head, (size_t)n);
+    /* The JSON header split in two chunks, the second with an extension. */
+    size_t half = jl / 2;
+    n = snprintf(head, sizeof(head), "%zx\r\n", half);
+    send_all(fd, head, (size_t)n);
+    send_all(fd, json, half);
+    pause_ms(2);
+    n = snprintf(head, sizeof(head), "\r\n%zX;name=value\r\n", jl - half);
+    send_all(fd, head, (size_t)n);
+    send_all(fd, json + half, jl - half);
+    send_all(fd, "\r\n", 2);
+    pause_ms(2);
+    if (bin_len) {
+        n = snprintf(head, sizeof(head), "%zx\r\n", bin_len);
+        send_all(fd, head, (size_t)n);
+        send_all(fd, bin, bin_len);
+        send_all(fd, "\r\n", 2);
+    }
+    pause_ms(2);
+    static const char last[] = "0\r\nX-Trailer: yes\r\n\r\n";
+    send_all(fd, last, sizeof(last) - 1);
+}
+
 /* The infer answer echoes the request's binary section as output OUT. */
 static void answer_infer(struct conn *c)
 {
     size_t bin_len = c->held_len - c->held_ihcl;
+    const char *bin = c->held_body + c->held_ihcl;
     char json[256];
     snprintf(json, sizeof(json),
              "{\"model_name\":\"simple\",\"model_version\":\"1\",\"outputs\":[{\"name\":\"OUT\","
              "\"datatype\":\"INT32\",\"shape\":[1,%zu],\"parameters\":{\"binary_data_size\":%zu}}]}",
              bin_len / 4, bin_len);
-    respond(c->fd, 200, "application/octet-stream", json, c->held_body + c->held_ihcl, bin_len);
+    size_t jl = strlen(json);
+    char head[256];
+    int n;
+    switch (c->mode) {
+    case A_CHUNKED:
+        respond_chunked(c->fd, json, bin, bin_len);
+        break;
+    case A_CLOSING:
+    case A_PARTIAL:
+        n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+                     "Inference-Header-Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                     jl + bin_len, jl);
+        send_all(c->fd, head, (size_t)n);
+        send_all(c->fd, json, c->mode == A_PARTIAL ? jl / 2 : jl);
+        if (c->mode == A_CLOSING)
+            send_all(c->fd, bin, bin_len);
+        break;
+    case A_EOF:
+        n = snprintf(head, sizeof(head),
+                     "HTTP/1.0 200 OK\r\nInference-Header-Content-Length: %zu\r\n\r\n", jl);
+        send_all(c->fd, head, (size_t)n);
+        send_all(c->fd, json, jl);
+        pause_ms(2);
+        send_all(c->fd, bin, bin_len);
+        break;
+    default:
+        respond(c->fd, 200, "application/octet-stream", json, bin, bin_len);
+        break;
+    }
     c->held = false;
+    free(c->held_body);
+    c->held_body = NULL;
+    if (c->mode >= A_CLOSING || srv.close_after) {
+        close(c->fd);
+        c->fd = -1;
+    }
 }
 
 static size_t header_value(const char *headers, const char *name)
@@ -541,7 +636,7 @@ static size_t header_value(const char *headers, const char *name)
     return 0;
 }
 
-static void handle(struct conn *c, struct rec *r)
+static void handle(struct conn *c, struct rec *r, const char *body)
 {
     if (strcmp(r->path, "/v2/models/drop/infer") == 0) {
         close(c->fd);
@@ -549,13 +644,30 @@ static void handle(struct conn *c, struct rec *r)
         return;
     }
     if (strstr(r->path, "/infer")) {
-        if (strcmp(r->path, "/v2/models/simple/infer") != 0) {
+        static const struct {
+            const char *path;
+            int mode;
+        } models[] = {
+            {"/v2/models/simple/infer", A_PLAIN},     {"/v2/models/chunked/infer", A_CHUNKED},
+            {"/v2/models/closing/infer", A_CLOSING},  {"/v2/models/eof/infer", A_EOF},
+            {"/v2/models/partial/infer", A_PARTIAL},
+        };
+        int mode = -1;
+        for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+            if (strcmp(r->path, models[i].path) == 0)
+                mode = models[i].mode;
+        }
+        if (mode < 0) {
             respond(c->fd, 400, "application/json", "{\"error\":\"unknown model 'bad'\"}", NULL,
                     0);
             return;
         }
         c->held = true;
-        memcpy(c->held_body, r->body, r->body_len);
+        c->mode = mode;
+        c->held_body = malloc(r->body_len + 1);
+        if (!c->held_body)
+            abort();
+        memcpy(c->held_body, body, r->body_len);
         c->held_len = r->body_len;
         c->held_ihcl = header_value(r->headers, "Inference-Header-Content-Length");
         int waiting = 0;
@@ -563,7 +675,7 @@ static void handle(struct conn *c, struct rec *r)
             waiting += srv.conns[i].held;
         if (waiting >= srv.hold) {
             for (int i = 0; i < srv.n_conns; i++) {
-                if (srv.conns[i].held)
+                if (srv.conns[i].held && srv.conns[i].fd >= 0)
                     answer_infer(&srv.conns[i]);
             }
         }
@@ -590,7 +702,7 @@ static void serve_buffer(struct conn *c)
 {
     for (;;) {
         c->buf[c->len] = '\0';
-        char *end = strstr(c->buf, "\r\n\r\n");
+        char *end = strstr(c->buf, "\r\n\r\n"); /* the head has no NUL */
         if (!end)
             return;
         size_t head_len = (size_t)(end - c->buf) + 4;
@@ -608,7 +720,7 @@ static void serve_buffer(struct conn *c)
         memcpy(r->body, c->buf + head_len, clen < sizeof(r->body) ? clen : sizeof(r->body));
         r->body_len = clen;
         r->conn_id = c->id;
-        handle(c, r);
+        handle(c, r, c->buf + head_len);
         pthread_mutex_unlock(&srv.mu);
         if (c->fd < 0)
             return;
@@ -638,6 +750,10 @@ static void *server_main(void *arg)
                 struct conn *c = &srv.conns[srv.n_conns++];
                 memset(c, 0, sizeof(*c));
                 c->fd = fd;
+                c->cap = 16384;
+                c->buf = malloc(c->cap);
+                if (!c->buf)
+                    abort();
                 c->id = ++srv.accepted;
                 pthread_mutex_unlock(&srv.mu);
             }
@@ -646,7 +762,15 @@ static void *server_main(void *arg)
             if (!p[i].revents)
                 continue;
             struct conn *c = &srv.conns[i - 2];
-            ssize_t got = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
+            if (c->fd < 0)
+                continue;
+            if (c->cap - c->len < 4096) {
+                c->cap *= 2;
+                c->buf = realloc(c->buf, c->cap);
+                if (!c->buf)
+                    abort(); /* no cmocka asserts off the test thread */
+            }
+            ssize_t got = recv(c->fd, c->buf + c->len, c->cap - 1 - c->len, 0);
             if (got > 0) {
                 c->len += (size_t)got;
                 serve_buffer(c);
@@ -658,10 +782,13 @@ static void *server_main(void *arg)
         /* Forget closed connections (positions shift; poll set is rebuilt each turn). */
         pthread_mutex_lock(&srv.mu);
         for (int i = 0; i < srv.n_conns;) {
-            if (srv.conns[i].fd < 0)
+            if (srv.conns[i].fd < 0) {
+                free(srv.conns[i].buf);
+                free(srv.conns[i].held_body);
                 srv.conns[i] = srv.conns[--srv.n_conns];
-            else
+            } else {
                 i++;
+            }
         }
         pthread_mutex_unlock(&srv.mu);
     }
@@ -690,8 +817,11 @@ static int server_stop(void **state)
     if (write(srv.wake[1], "x", 1) != 1)
         return -1;
     pthread_join(srv.thread, NULL);
-    for (int i = 0; i < srv.n_conns; i++)
+    for (int i = 0; i < srv.n_conns; i++) {
         close(srv.conns[i].fd);
+        free(srv.conns[i].buf);
+        free(srv.conns[i].held_body);
+    }
     close(srv.lfd);
     close(srv.wake[0]);
     close(srv.wake[1]);
@@ -704,6 +834,7 @@ static void server_reset(int hold)
     pthread_mutex_lock(&srv.mu);
     srv.n_recs = 0;
     srv.hold = hold;
+    srv.close_after = false;
     pthread_mutex_unlock(&srv.mu);
 }
 
@@ -714,6 +845,14 @@ static struct rec rec_copy(int i)
     struct rec r = srv.recs[i];
     pthread_mutex_unlock(&srv.mu);
     return r;
+}
+
+static int rec_count(void)
+{
+    pthread_mutex_lock(&srv.mu);
+    int n = srv.n_recs;
+    pthread_mutex_unlock(&srv.mu);
+    return n;
 }
 
 static int accepted(void)
@@ -735,6 +874,9 @@ struct seen {
     unsigned char out[64];
     size_t out_len;
     uint64_t send_ns, recv_ns, total_ns;
+    const void *expect;   /* non-NULL: OUT must equal these bytes (large outputs) */
+    size_t expect_len;
+    int matched;
 };
 
 static void on_response(void *arg, const struct pa_response *r)
@@ -762,6 +904,12 @@ static void on_response(void *arg, const struct pa_response *r)
     struct pa_err err = {0};
     if (pa_client_output(s->client, r, "OUT", &data, &size, &err) != PA_OK)
         fail_msg("pa_client_output: %s", err.msg);
+    if (s->expect) {
+        assert_int_equal(size, s->expect_len);
+        assert_memory_equal(data, s->expect, size);
+        s->matched++;
+        return;
+    }
     assert_true(size <= sizeof(s->out));
     memcpy(s->out, data, size);
     s->out_len = size;
@@ -910,11 +1058,16 @@ static void test_live_in_flight(void **state)
     int before = accepted();
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < 4; i++) {
+            if (i == 3) {
+                /* Three held: nothing can have come back yet (the 4th releases them). */
+                assert_int_equal(pa_client_poll(&c, 0, &err), 0);
+                assert_int_equal(pa_client_poll(&c, 20, &err), 0);
+                assert_int_equal(pa_client_in_flight(&c), 3);
+            }
             struct pa_send send = {.sequence_id = (uint64_t)(i + 1), .tag = &s + i};
             assert_int_equal(pa_client_submit(&c, p, &send, &err), PA_OK);
         }
         assert_int_equal(pa_client_in_flight(&c), 4);
-        assert_int_equal(pa_client_poll(&c, 0, &err), 0); /* held: nothing yet */
         wait_for(&c, &s, 4 * (round + 1));
         assert_int_equal(s.errors, 0);
         assert_int_equal(pa_client_in_flight(&c), 0);
@@ -962,6 +1115,9 @@ static void test_live_errors(void **state)
     wait_for(&c, &s, 2);
     assert_int_equal(s.errors, 2);
     assert_int_equal(s.last_error, PA_ECONN);
+    /* Sent on the kept-alive connection, then once more on a new one (nothing came back). */
+    assert_int_equal(rec_count(), 3);
+    assert_int_equal(rec_copy(2).conn_id, rec_copy(1).conn_id + 1);
     char want[128];
     snprintf(want, sizeof(want), "HTTP client failed: %s", curl_easy_strerror(CURLE_GOT_NOTHING));
     assert_string_equal(s.last_msg, want);
@@ -993,6 +1149,201 @@ static void test_live_errors(void **state)
     assert_string_equal(s.last_msg, "HTTP client failed: Couldn't connect to server");
     pa_client_prepared_free(&c, p);
     pa_client_close(&c);
+}
+
+
+/* A prepared request of one INT32 input for `model` (the server echoes it as OUT). */
+static struct pa_prepared *prepare_echo(struct pa_client *c, const char *model,
+                                        const int64_t *shape, const void *data, size_t size)
+{
+    const struct pa_input in = {.name = "IN", .datatype = "INT32", .shape = shape, .rank = 2,
+                                .data = data, .byte_size = size};
+    const struct pa_output out = {.name = "OUT"};
+    const struct pa_infer_desc d = {.model_name = model, .model_version = "", .inputs = &in,
+                                    .n_inputs = 1, .outputs = &out, .n_outputs = 1};
+    struct pa_prepared *p = NULL;
+    struct pa_err err = {0};
+    if (pa_client_prepare(c, &d, &p, &err) != PA_OK)
+        fail_msg("prepare: %s", err.msg);
+    return p;
+}
+
+static void submit_and_wait(struct pa_client *c, struct seen *s, struct pa_prepared *p,
+                            uint64_t sequence_id)
+{
+    struct pa_err err = {0};
+    struct pa_send send = {.sequence_id = sequence_id, .tag = s};
+    int n = s->n;
+    assert_int_equal(pa_client_submit(c, p, &send, &err), PA_OK);
+    wait_for(c, s, n + 1);
+}
+
+/* Response framings other than Content-Length, and servers that close. */
+static void test_live_framing(void **state)
+{
+    (void)state;
+    char url[64];
+    struct pa_options o;
+    live_opts(&o, url, sizeof(url));
+    struct seen s = {0};
+    struct pa_client c;
+    struct pa_err err = {0};
+    assert_int_equal(pa_client_open(&c, &o, on_response, &s, &err), PA_OK);
+    s.client = &c;
+    static const int64_t shape[] = {1, 2};
+    struct pa_prepared *chunked = prepare_echo(&c, "chunked", shape, ints, sizeof(ints));
+    struct pa_prepared *closing = prepare_echo(&c, "closing", shape, ints, sizeof(ints));
+    struct pa_prepared *eof = prepare_echo(&c, "eof", shape, ints, sizeof(ints));
+    struct pa_prepared *partial = prepare_echo(&c, "partial", shape, ints, sizeof(ints));
+    server_reset(0);
+
+    /* Chunked, in pieces a few ms apart, with an extension and a trailer; kept alive. */
+    int before = accepted();
+    for (int i = 0; i < 2; i++) {
+        memset(s.out, 0, sizeof(s.out));
+        submit_and_wait(&c, &s, chunked, i ? 7 : 0);
+        assert_int_equal(s.errors, 0);
+        assert_int_equal(s.out_len, sizeof(ints));
+        assert_memory_equal(s.out, ints, sizeof(ints));
+        assert_true(s.recv_ns >= 2000000); /* the pieces came over >= 4 ms */
+    }
+    assert_int_equal(accepted() - before, 1);
+
+    /* Connection: close: answered, and the next request opens a new connection. */
+    server_reset(0);
+    before = accepted();
+    for (int i = 0; i < 2; i++) {
+        memset(s.out, 0, sizeof(s.out));
+        submit_and_wait(&c, &s, closing, 0);
+        assert_int_equal(s.errors, 0);
+        assert_memory_equal(s.out, ints, sizeof(ints));
+    }
+    /* The first went on the chunked test's connection, the second needed a new one. */
+    assert_int_equal(accepted() - before, 1);
+    assert_int_equal(rec_count(), 2);
+    assert_int_not_equal(rec_copy(0).conn_id, rec_copy(1).conn_id);
+
+    /* HTTP/1.0 without a length: the body ends when the server closes. */
+    memset(s.out, 0, sizeof(s.out));
+    submit_and_wait(&c, &s, eof, 0);
+    assert_int_equal(s.errors, 0);
+    assert_int_equal(s.out_len, sizeof(ints));
+    assert_memory_equal(s.out, ints, sizeof(ints));
+
+    /* Closed in the middle of the body: an error, not sent again. */
+    server_reset(0);
+    submit_and_wait(&c, &s, partial, 0);
+    assert_int_equal(s.errors, 1);
+    assert_int_equal(s.last_error, PA_ECONN);
+    char want[128];
+    snprintf(want, sizeof(want), "HTTP client failed: %s", curl_easy_strerror(CURLE_PARTIAL_FILE));
+    assert_string_equal(s.last_msg, want);
+    assert_int_equal(rec_count(), 1);
+    assert_int_equal(pa_client_in_flight(&c), 0);
+
+    pa_client_prepared_free(&c, chunked);
+    pa_client_prepared_free(&c, closing);
+    pa_client_prepared_free(&c, eof);
+    pa_client_prepared_free(&c, partial);
+    pa_client_close(&c);
+}
+
+/* The server closes every kept-alive connection after answering: requests are sent again once. */
+static void test_live_server_closed(void **state)
+{
+    (void)state;
+    char url[64];
+    struct pa_options o;
+    live_opts(&o, url, sizeof(url));
+    struct seen s = {0};
+    struct pa_client c;
+    struct pa_err err = {0};
+    assert_int_equal(pa_client_open(&c, &o, on_response, &s, &err), PA_OK);
+    s.client = &c;
+    static const int64_t shape[] = {1, 2};
+    struct pa_prepared *p = prepare_echo(&c, "simple", shape, ints, sizeof(ints));
+
+    server_reset(0);
+    pthread_mutex_lock(&srv.mu);
+    srv.close_after = true;
+    pthread_mutex_unlock(&srv.mu);
+    int before = accepted();
+    for (int i = 0; i < 3; i++) {
+        memset(s.out, 0, sizeof(s.out));
+        submit_and_wait(&c, &s, p, (uint64_t)i);
+        assert_int_equal(s.errors, 0);
+        assert_memory_equal(s.out, ints, sizeof(ints));
+    }
+    /* A new connection per request; the server saw each request once. */
+    assert_int_equal(accepted() - before, 3);
+    assert_int_equal(rec_count(), 3);
+
+    /* Several in flight on connections the server had closed. */
+    server_reset(3);
+    pthread_mutex_lock(&srv.mu);
+    srv.close_after = true;
+    pthread_mutex_unlock(&srv.mu);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 3; i++) {
+            struct pa_send send = {.tag = &s};
+            assert_int_equal(pa_client_submit(&c, p, &send, &err), PA_OK);
+        }
+        wait_for(&c, &s, 3 + 3 * (round + 1));
+        assert_int_equal(s.errors, 0);
+    }
+    assert_int_equal(rec_count(), 6);
+    pa_client_prepared_free(&c, p);
+    pa_client_close(&c);
+}
+
+/*
+ * A 16 MiB request and its 16 MiB echo: the request cannot leave in one
+ * send (partial writes, EPOLLOUT), the response grows the connection's
+ * buffer, and both sit on one kept-alive connection.
+ */
+static void test_live_large(void **state)
+{
+    (void)state;
+    char url[64];
+    struct pa_options o;
+    live_opts(&o, url, sizeof(url));
+    struct seen s = {0};
+    struct pa_client c;
+    struct pa_err err = {0};
+    assert_int_equal(pa_client_open(&c, &o, on_response, &s, &err), PA_OK);
+    s.client = &c;
+
+    size_t count = (size_t)4 << 20;
+    int32_t *big = malloc(count * sizeof(*big));
+    assert_non_null(big);
+    for (size_t i = 0; i < count; i++)
+        big[i] = (int32_t)(i * 2654435761u);
+    const int64_t shape[] = {1, (int64_t)count};
+    struct pa_prepared *p = prepare_echo(&c, "simple", shape, big, count * sizeof(*big));
+    s.expect = big;
+    s.expect_len = count * sizeof(*big);
+
+    server_reset(0);
+    int before = accepted();
+    submit_and_wait(&c, &s, p, 0);
+    assert_int_equal(s.errors, 0);
+    assert_int_equal(s.matched, 1);
+    assert_true(s.send_ns > 0);
+    /* A sequence send: head, prefix and body from three places, partially written too. */
+    submit_and_wait(&c, &s, p, 99);
+    assert_int_equal(s.errors, 0);
+    assert_int_equal(s.matched, 2);
+    assert_int_equal(accepted() - before, 1);
+    struct rec r = rec_copy(1);
+    assert_int_equal(r.body_len, count * sizeof(*big) + strlen("{\"id\":\"\",\"parameters\":"
+        "{\"sequence_id\":99,\"sequence_start\":false,\"sequence_end\":false},\"inputs\":["
+        "{\"name\":\"IN\",\"datatype\":\"INT32\",\"shape\":[1,4194304],\"parameters\":"
+        "{\"binary_data_size\":16777216}}],\"outputs\":[{\"name\":\"OUT\",\"parameters\":"
+        "{\"binary_data\":true}}]}"));
+
+    pa_client_prepared_free(&c, p);
+    pa_client_close(&c);
+    free(big);
 }
 
 static void test_live_control_plane(void **state)
@@ -1082,6 +1433,9 @@ int main(void)
         cmocka_unit_test(test_live_infer),
         cmocka_unit_test(test_live_in_flight),
         cmocka_unit_test(test_live_errors),
+        cmocka_unit_test(test_live_framing),
+        cmocka_unit_test(test_live_server_closed),
+        cmocka_unit_test(test_live_large),
         cmocka_unit_test(test_live_control_plane),
     };
     int failed = cmocka_run_group_tests_name("http codec", codec, NULL, NULL);
