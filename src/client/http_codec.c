@@ -453,6 +453,10 @@ static int json_to_binary(const cJSON *v, const char *dt, size_t sz, struct buf 
         } else if (strcmp(dt, "FP64") == 0) {
             memcpy(tmp, &d, 8);
         } else if (dt[0] == 'U') {
+            /* A value outside the 64-bit range has no integer form (and
+             * converting it would be undefined): treat it as bad JSON. */
+            if (!(d < 18446744073709551616.0))
+                goto bad;
             uint64_t u = d < 0 ? 0 : (uint64_t)d;
             uint8_t u8 = (uint8_t)u;
             uint16_t u16 = (uint16_t)u;
@@ -460,6 +464,8 @@ static int json_to_binary(const cJSON *v, const char *dt, size_t sz, struct buf 
             memcpy(tmp, sz == 1 ? (void *)&u8 : sz == 2 ? (void *)&u16
                                           : sz == 4 ? (void *)&u32 : (void *)&u, sz);
         } else {
+            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+                goto bad;
             int64_t i = (int64_t)d;
             int8_t i8 = (int8_t)i;
             int16_t i16 = (int16_t)i;
