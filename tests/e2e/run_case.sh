@@ -11,6 +11,8 @@
 #   EXPECT_DIR    (optional) tests/cases/expected/<dir> holding stdout.txt,
 #                 stderr.txt and out.csv from the original binary; outputs
 #                 are compared line by line with every number masked
+#   SERIAL        (optional) 1: the case's figures need the machine to
+#                 itself, so ctest runs it alone (read by tests/e2e/CMakeLists.txt)
 #   CHECK         (optional) extra bash run after perf_analyzer, with
 #                 $OUT_DIR, $STDOUT, $STDERR set; it fails the case by
 #                 returning non-zero
