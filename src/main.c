@@ -9,7 +9,10 @@
  * with the report lines already buffered on stdout, as the original's
  * std::cout did) and pipeline_request_stop() never runs in signal context.
  * The first signal asks the pipeline to stop gracefully (it still reports
- * what was measured); the second exits at once with status 0.
+ * what was measured); the second exits at once with status 0. The original
+ * leaves its shared-memory regions in /dev/shm then; we unlink them first
+ * (no server call, so it is still immediate): a name left behind would be
+ * reused, stale, by the next run.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -20,6 +23,7 @@
 #include "cli/options.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "data/shm.h"
 #include "pa/status.h"
 #include "pipeline.h"
 
@@ -43,6 +47,7 @@ static void *signal_thread(void *arg)
         } else {
             puts("Exiting immediately...");
             fflush(stdout);
+            data_shm_unlink_all();
             _exit(0); /* not exit(): the other threads are still running */
         }
     }
