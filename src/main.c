@@ -105,6 +105,7 @@ int main(int argc, char **argv)
         else
             fprintf(stderr, "%s\n", err.msg);
     }
+    pipeline_finish();
     options_release(&opts);
     return pa_exit_code(rc);
 }

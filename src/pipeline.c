@@ -370,6 +370,16 @@ static int measure(struct run *r, bool server_stats, enum pa_err_style *style,
     /* Workers close their sequences and drain what is in flight before anything is reported. */
     load_stop(r->load);
     if (rc && !interrupted) {
+        /* Beyond the original, which writes nothing on a failed run: what was
+         * measured before the failure is kept (the finished levels' CSV rows,
+         * every measured window in the profile export). No summary is printed:
+         * stdout stays as the original leaves it. */
+        struct pa_err werr = {0};
+        if (report_csv_write(o, &r->rmodel, r->profile.levels, r->profile.n_levels, stderr,
+                             &werr) == PA_OK)
+            (void)write_export(o, &r->profile, &werr);
+        if (werr.code)
+            fprintf(stderr, "%s\n", werr.msg);
         /* Printed by main after the failure line, as the original does at shutdown. */
         append_worker_errors(r->load, err);
         return rc;
@@ -458,28 +468,34 @@ static int run_pipeline(struct run *r, enum pa_err_style *style, struct pa_err *
     return measure(r, server_stats, style, err);
 }
 
+/* The one run of this process, kept between pipeline_run and pipeline_finish. */
+static struct run the_run;
+
 int pipeline_run(struct pa_options *opts, enum pa_err_style *err_style, struct pa_err *err)
 {
-    struct run r;
-    memset(&r, 0, sizeof(r));
-    r.opts = opts;
+    memset(&the_run, 0, sizeof(the_run));
+    the_run.opts = opts;
+    return run_pipeline(&the_run, err_style, err);
+}
 
-    int rc = run_pipeline(&r, err_style, err);
+void pipeline_finish(void)
+{
+    struct run *r = &the_run;
     /* Without the barrier after profiling, other ranks may be blocked in a
      * collective call and MPI_Finalize could wait for them forever: exit
      * without it instead, which makes mpirun end the whole job (what every
      * failure of the original does). */
-    if (r.mpi_synced)
-        mpi_finalize(&r.mpi);
+    if (r->mpi_synced)
+        mpi_finalize(&r->mpi);
 
-    load_manager_free(r.load);
-    free(r.gaps_ns);
-    pa_profile_release(&r.profile);
-    if (r.control_open)
-        dataset_release(&r.ds, &r.control);
-    if (r.model_loaded)
-        model_release(&r.model);
-    if (r.control_open)
-        pa_client_close(&r.control);
-    return rc;
+    load_manager_free(r->load);
+    free(r->gaps_ns);
+    pa_profile_release(&r->profile);
+    if (r->control_open)
+        dataset_release(&r->ds, &r->control);
+    if (r->model_loaded)
+        model_release(&r->model);
+    if (r->control_open)
+        pa_client_close(&r->control);
+    memset(r, 0, sizeof(*r));
 }

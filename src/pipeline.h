@@ -24,6 +24,15 @@ enum pa_err_style {
 PA_MUST_CHECK int pipeline_run(struct pa_options *opts, enum pa_err_style *err_style,
                                struct pa_err *err);
 
+/*
+ * Releases what pipeline_run left open: unregisters and unlinks shared
+ * memory, closes the clients, finalizes MPI. Called by main.c after it has
+ * printed pipeline_run's error, so that shutdown warnings ("Unable to
+ * unregister all shared memory regions") follow the error, as in the
+ * original. Call exactly once after pipeline_run, whatever it returned.
+ */
+void pipeline_finish(void);
+
 /* Set from the SIGINT handler (through main.c); the pipeline stops gracefully. */
 void pipeline_request_stop(void);
 

@@ -658,6 +658,24 @@ static size_t on_ctl_body(char *ptr, size_t size, size_t n, void *userdata)
     return buf_append(b, ptr, len) == PA_OK ? len : 0;
 }
 
+/*
+ * Control-plane calls (metadata, config, statistics, shared memory, trace)
+ * give up after 60 s, or PA_HTTP_CONTROL_TIMEOUT_MS: the original waits
+ * forever on a server that accepts but never answers. Inference requests
+ * have no deadline, as in the original.
+ */
+#define CONTROL_TIMEOUT_MS 60000L
+
+static long control_timeout_ms(void)
+{
+    const char *v = getenv("PA_HTTP_CONTROL_TIMEOUT_MS");
+    char *end;
+    long ms = v && *v ? strtol(v, &end, 10) : 0;
+    if (!v || !*v || *end || ms <= 0)
+        return CONTROL_TIMEOUT_MS;
+    return ms;
+}
+
 static int http_open(struct pa_client *c, struct pa_err *err)
 {
     pthread_once(&curl_once, curl_init_once);
@@ -690,6 +708,7 @@ static int http_open(struct pa_client *c, struct pa_err *err)
     }
     ctx->ctl = curl_easy_init();
     if (!ctx->ctl || setup_common(ctx->ctl, c->opts) != CURLE_OK ||
+        curl_easy_setopt(ctx->ctl, CURLOPT_TIMEOUT_MS, control_timeout_ms()) != CURLE_OK ||
         curl_easy_setopt(ctx->ctl, CURLOPT_WRITEFUNCTION, on_ctl_body) != CURLE_OK ||
         curl_easy_setopt(ctx->ctl, CURLOPT_WRITEDATA, &ctx->ctl_resp) != CURLE_OK)
         goto fail;
@@ -701,6 +720,7 @@ fail:
 }
 
 /* ---- control plane ---- */
+
 
 /*
  * One blocking request: GET when body is NULL, else POST of body. A 200
