@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README): installs missing packages, builds
-# with warnings as errors, runs every unit and end-to-end test, then the
-# same tests under ASan+UBSan and TSan. Exits non-zero on any failure.
+# with warnings as errors, runs every unit and end-to-end test, the same
+# under ASan+UBSan, the unit and server tests under TSan, then the
+# libFuzzer targets. Exits non-zero on any failure.
 #
 #   ./tests/run.sh            everything
 #   PA_QUICK=1 ./tests/run.sh the plain build only (no sanitizer or fuzz passes)
