@@ -384,10 +384,12 @@ static int measure(struct run *r, bool server_stats, enum pa_err_style *style,
         append_worker_errors(r->load, err);
         return rc;
     }
-    if (interrupted && rc != PA_EINTR && rc != PA_OK) {
-        /* What the measurement failed with is still shown; the run goes on to report. */
+    /* Interrupted, but a window error of the level won (the profiler returns
+     * it before "Received exit signal."): the original shows that error alone
+     * and goes on to report. */
+    bool window_error = interrupted && rc != PA_EINTR && rc != PA_OK;
+    if (window_error)
         fprintf(stderr, "%s\n", err->msg);
-    }
 
     report_summary(&r->console, r->profile.levels, r->profile.n_levels);
     fflush(stdout);
@@ -398,7 +400,7 @@ static int measure(struct run *r, bool server_stats, enum pa_err_style *style,
     load_report_errors(r->load, stderr);
     if (wrc)
         return wrc;
-    if (interrupted)
+    if (interrupted && !window_error)
         return pa_errorf(err, PA_EINTR, "Received exit signal.");
     return PA_OK;
 }

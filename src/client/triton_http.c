@@ -15,8 +15,9 @@
  *    head + body, recv() into the connection's buffer. libcurl's transfer
  *    machinery cost ~25 us of CPU per request (two extra poll() calls per
  *    request that cannot be turned off, header parsing, allocation); this
- *    path makes three system calls per request (sendmsg, epoll_wait, recv)
- *    and no allocation after warm-up.
+ *    path makes three system calls per request (sendmsg, epoll_wait, recv),
+ *    two when the request is the client's only one in flight (sync mode:
+ *    sendmsg, then a blocking recv), and no allocation after warm-up.
  *
  * One client instance = one worker thread = one epoll set. A request takes
  * an idle connection (or opens one: a blocking connect, only at warm-up or
@@ -46,6 +47,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -85,6 +87,7 @@ struct conn {
     int fd;
     bool reused;           /* carried a response before: the server may have closed it since */
     bool want_out;         /* EPOLLOUT is in the epoll set */
+    int rcvtimeo_ms;       /* SO_RCVTIMEO in force for a blocking recv (-1: none) */
     struct conn *prev, *next; /* idle list (C_IDLE) or spare list (C_CLOSED) */
 
     /* The request. */
@@ -122,6 +125,7 @@ struct http_ctx {
     struct conn *idle;     /* connected and free, most recently used first */
     struct conn *spare;    /* closed and free */
     size_t in_flight;
+    struct conn *newest;   /* carries the latest request (maybe finished since) */
     uint64_t delivered;    /* responses handed to on_response so far */
     uint64_t last_ns;      /* the latest clock read of the data path (a lower bound of now) */
     struct pa_client *client;
@@ -283,10 +287,16 @@ static CURLcode conn_open(struct conn *cn)
         return rc;
     }
     cn->fd = s;
-    /* libcurl leaves its sockets non-blocking; make sure, we rely on it. */
+    /*
+     * A plain socket is made blocking so that a lone request can wait for
+     * its answer inside recv() (see wait_alone); every other call on it
+     * passes MSG_DONTWAIT. TLS bytes go through libcurl, which needs its
+     * socket non-blocking.
+     */
     int fl = fcntl(s, F_GETFL);
-    if (fl >= 0 && !(fl & O_NONBLOCK))
-        fcntl(s, F_SETFL, fl | O_NONBLOCK);
+    if (fl >= 0 && !ctx->tls)
+        fcntl(s, F_SETFL, fl & ~O_NONBLOCK);
+    cn->rcvtimeo_ms = -1;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = cn};
     if (epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, s, &ev) != 0) {
         conn_close(cn);
@@ -514,6 +524,7 @@ static void start_request(struct conn *cn)
     memcpy(cn->iov, cn->iov0, sizeof(cn->iov));
     cn->iov_i = 0;
     cn->state = C_SENDING;
+    cn->ctx->newest = cn;
     do_send(cn);
 }
 
@@ -521,8 +532,12 @@ static void start_request(struct conn *cn)
 
 enum { IO_AGAIN = -1, IO_ERROR = -2 };
 
-/* Reads what the socket has: the byte count, 0 at EOF, IO_AGAIN or IO_ERROR. */
-static ssize_t conn_recv(struct conn *cn, char *into, size_t cap)
+/*
+ * Reads what the socket has: the byte count, 0 at EOF, IO_AGAIN or
+ * IO_ERROR. With `wait` (plain sockets only) it blocks until bytes come or
+ * the socket's SO_RCVTIMEO passes (IO_AGAIN).
+ */
+static ssize_t conn_recv(struct conn *cn, char *into, size_t cap, bool wait)
 {
     for (;;) {
         if (cn->ctx->tls) {
@@ -532,7 +547,7 @@ static ssize_t conn_recv(struct conn *cn, char *into, size_t cap)
                 return IO_AGAIN;
             return rc == CURLE_OK ? (ssize_t)got : IO_ERROR;
         }
-        ssize_t n = recv(cn->fd, into, cap, MSG_DONTWAIT);
+        ssize_t n = recv(cn->fd, into, cap, wait ? 0 : MSG_DONTWAIT);
         if (n >= 0)
             return n;
         if (errno == EINTR)
@@ -541,10 +556,10 @@ static ssize_t conn_recv(struct conn *cn, char *into, size_t cap)
     }
 }
 
-/* The socket of an in-flight request is readable. */
-static void on_readable(struct conn *cn)
+/* The socket of an in-flight request is readable (or, with `wait`, soon will be). */
+static void on_readable(struct conn *cn, bool wait)
 {
-    for (;;) {
+    for (;; wait = false) {
         if (cn->rlen == cn->rcap) {
             /* Grows only for a response larger than any before on this connection. */
             size_t want = cn->rcap * 2;
@@ -557,7 +572,7 @@ static void on_readable(struct conn *cn)
             cn->rbuf = xrealloc(cn->rbuf, want);
             cn->rcap = want;
         }
-        ssize_t n = conn_recv(cn, cn->rbuf + cn->rlen, cn->rcap - cn->rlen);
+        ssize_t n = conn_recv(cn, cn->rbuf + cn->rlen, cn->rcap - cn->rlen, wait);
         if (n > 0) {
             if (!cn->got_bytes) {
                 cn->got_bytes = true;
@@ -599,7 +614,7 @@ static void on_readable(struct conn *cn)
 static void on_idle_readable(struct conn *cn)
 {
     char b[64];
-    if (conn_recv(cn, b, sizeof(b)) == IO_AGAIN)
+    if (conn_recv(cn, b, sizeof(b), false) == IO_AGAIN)
         return;
     list_unlink(&cn->ctx->idle, cn);
     conn_close(cn);
@@ -615,10 +630,10 @@ static void on_event(struct conn *cn, uint32_t ev)
             do_send(cn);
         /* An early answer (an error before the body was taken) ends the request too. */
         if (cn->state == C_SENDING && (ev & EPOLLIN))
-            on_readable(cn);
+            on_readable(cn, false);
         break;
     case C_RECEIVING:
-        on_readable(cn);
+        on_readable(cn, false);
         break;
     case C_IDLE:
         on_idle_readable(cn);
@@ -1026,6 +1041,35 @@ static int ms_until(uint64_t deadline, uint64_t now)
 }
 
 /*
+ * The connection of the only request in flight, when that request waits for
+ * its answer on a plain socket: every sync worker, and async ones with a
+ * share of one. Such a wait happens in recv() itself instead of epoll_wait()
+ * followed by recv(), one system call fewer per request. (Idle connections
+ * closed by the server meanwhile are noticed by the next epoll_wait.)
+ */
+static struct conn *lone_receiver(const struct http_ctx *ctx)
+{
+    struct conn *cn = ctx->newest;
+    if (ctx->tls || ctx->in_flight != 1 || !cn || cn->state != C_RECEIVING)
+        return NULL;
+    return cn;
+}
+
+/* Bounds a blocking recv() by `ms` (< 0: unbounded). Changes only when the caller's timeout does. */
+static bool set_recv_timeout(struct conn *cn, int ms)
+{
+    if (cn->rcvtimeo_ms == ms)
+        return true;
+    struct timeval tv = {0}; /* zero: no bound */
+    if (ms > 0)
+        tv = (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    if (setsockopt(cn->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+        return false;
+    cn->rcvtimeo_ms = ms;
+    return true;
+}
+
+/*
  * The usual call waits once and returns with a response, so it reads no
  * clock: the first wait gets the whole timeout, and only a wake-up without
  * a response (part of one arrived, an idle connection closed) bounds the
@@ -1047,14 +1091,19 @@ static int http_poll(struct pa_client *c, int timeout_ms, struct pa_err *err)
     uint64_t deadline = ctx->last_ns + span;
     int wait = timeout_ms;
     for (;;) {
-        int n = epoll_wait(ctx->epfd, ctx->events, MAX_EVENTS, wait);
-        if (n < 0) {
-            if (errno == EINTR)
-                return (int)(ctx->delivered - first);
-            return pa_errorf(err, PA_EIO, "epoll_wait failed: %s", strerror(errno));
+        struct conn *lone = wait != 0 ? lone_receiver(ctx) : NULL;
+        if (lone && set_recv_timeout(lone, wait)) {
+            on_readable(lone, true);
+        } else {
+            int n = epoll_wait(ctx->epfd, ctx->events, MAX_EVENTS, wait);
+            if (n < 0) {
+                if (errno == EINTR)
+                    return (int)(ctx->delivered - first);
+                return pa_errorf(err, PA_EIO, "epoll_wait failed: %s", strerror(errno));
+            }
+            for (int i = 0; i < n; i++)
+                on_event(ctx->events[i].data.ptr, ctx->events[i].events);
         }
-        for (int i = 0; i < n; i++)
-            on_event(ctx->events[i].data.ptr, ctx->events[i].events);
         if (ctx->delivered != first || timeout_ms == 0 || ctx->in_flight == 0)
             return (int)(ctx->delivered - first);
         if (timeout_ms > 0) {
