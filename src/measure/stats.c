@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/sort.h"
 #include "core/xalloc.h"
 #include "measure/server_stats.h"
 
@@ -64,12 +65,6 @@ uint64_t stats_std_us(const uint64_t *lat, size_t n, uint64_t avg_ns)
     }
     uint64_t var = sq / (uint64_t)(n - 1);
     return (uint64_t)(sqrt((double)var) / 1000.0);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
 }
 
 size_t stats_percentile_list(int percentile, int *qs)
@@ -154,12 +149,12 @@ static void lib_averages(struct pa_client_side *c, const struct stats_lib *lib,
 
 void stats_window_finish(struct stats_window *w, const struct stats_params *p)
 {
-    qsort(w->latencies, w->n_latencies, sizeof(*w->latencies), cmp_u64);
+    sort_u64(w->latencies, w->n_latencies);
     client_rates(&w->client, p);
     stats_latency_summary(w->latencies, w->n_latencies, p->percentile, &w->client);
     lib_averages(&w->client, &w->lib, p);
     if (p->schedule) {
-        qsort(w->sched_latencies, w->n_sched_latencies, sizeof(*w->sched_latencies), cmp_u64);
+        sort_u64(w->sched_latencies, w->n_sched_latencies);
         stats_schedule_summary(w->sched_latencies, w->n_sched_latencies, p->percentile,
                                &w->client);
     }
@@ -181,7 +176,7 @@ static uint64_t *pool_sorted(const struct stats_window *const *w, size_t n, bool
             memcpy(pool + at, src, k * sizeof(*pool));
         at += k;
     }
-    qsort(pool, t, sizeof(*pool), cmp_u64);
+    sort_u64(pool, t);
     *total = t;
     return pool;
 }

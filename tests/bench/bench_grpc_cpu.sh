@@ -31,25 +31,14 @@ modes=${PA_BENCH_MODES:-http-sync http-async grpc-sync grpc-async grpc-streaming
 pa=$build/src/perf_analyzer
 [ -x "$pa" ] || { echo "bench: no perf_analyzer at $pa (build it first)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time is needed" >&2; exit 1; }
-command -v curl >/dev/null || { echo "bench: curl is needed" >&2; exit 1; }
 
-# shellcheck source=../servers/server_ctl.sh
-. "$root/tests/servers/server_ctl.sh"
-pa_server_start "$build" --grpc-port 0 --delay-ms "$delay_ms"
+# shellcheck source=lib.sh
+. "$root/tests/bench/lib.sh"
+bench_server_start "$build" --grpc-port 0 --delay-ms "$delay_ms"
+tmp=$BENCH_TMP
 
 http=127.0.0.1:$PA_HTTP_PORT
 grpc=127.0.0.1:$PA_GRPC_PORT
-
-# Successful inferences the server has counted for the model so far.
-server_count() {
-    curl -sf "http://$http/v2/models/$model/stats" |
-        python3 -c 'import json,sys
-d=json.load(sys.stdin)
-print(sum(int(m["inference_stats"]["success"]["count"]) for m in d["model_stats"]))'
-}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pa-bench.XXXXXX")
-trap 'rm -rf "$tmp"; pa_server_stop' EXIT
 
 echo "model $model, concurrency $conc, window $window_ms ms, server delay $delay_ms ms"
 printf '%-15s %10s %15s %10s %12s\n' mode requests cpu_us/request req/s client_cpu%
@@ -62,7 +51,7 @@ for mode in $modes; do
         grpc-streaming) args=(-i grpc -u "$grpc" --streaming) ;;
         *) echo "bench: unknown mode '$mode'" >&2; exit 1 ;;
     esac
-    before=$(server_count)
+    before=$(bench_server_count "$model")
     start=$(date +%s.%N)
     # Exit status is reported, not fatal: an unstable run still did the work.
     set +e
@@ -72,7 +61,7 @@ for mode in $modes; do
     rc=$?
     set -e
     end=$(date +%s.%N)
-    after=$(server_count)
+    after=$(bench_server_count "$model")
     # /usr/bin/time puts "Command exited with non-zero status N" first when
     # perf_analyzer fails; the figures are always the last line.
     read -r user sys < <(tail -n 1 "$tmp/time")

@@ -57,23 +57,13 @@ if command -v perf >/dev/null 2>&1 &&
     have_perf=1
 fi
 
-# shellcheck source=../servers/server_ctl.sh
-. "$root/tests/servers/server_ctl.sh"
+# shellcheck source=lib.sh
+. "$root/tests/bench/lib.sh"
 server_args=(--metrics-port -1)
 [ "$delay_ms" != 0 ] && server_args+=(--delay-ms "$delay_ms")
-pa_server_start "$build" "${server_args[@]}"
+bench_server_start "$build" "${server_args[@]}"
+tmp=$BENCH_TMP
 url=127.0.0.1:$PA_HTTP_PORT
-
-# Successful inferences the server has counted for the model so far.
-server_count() {
-    curl -sf "http://$url/v2/models/$model/stats" |
-        python3 -c 'import json,sys
-d=json.load(sys.stdin)
-print(sum(int(m["inference_stats"]["success"]["count"]) for m in d["model_stats"]))'
-}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pa-bench.XXXXXX")
-trap 'rm -rf "$tmp"; pa_server_stop' EXIT
 
 events=raw_syscalls:sys_enter,context-switches
 for c in $calls; do
@@ -96,7 +86,7 @@ rows=$modes
 
 for run in $(seq 1 "$runs"); do
     for mode in $rows; do
-        before=$(server_count)
+        before=$(bench_server_count "$model")
         start=$(date +%s.%N)
         case $mode in
         wrk-t*)
@@ -120,7 +110,7 @@ for run in $(seq 1 "$runs"); do
         rc=$?
         set -e
         end=$(date +%s.%N)
-        after=$(server_count)
+        after=$(bench_server_count "$model")
         # /usr/bin/time writes "Command exited with non-zero status N" first on failure.
         read -r user sys < <(tail -n 1 "$tmp/time")
         python3 - "$mode" "$before" "$after" "$user" "$sys" "$start" "$end" "$rc" \

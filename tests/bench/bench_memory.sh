@@ -35,9 +35,9 @@ model=simple
 pa=$build/src/perf_analyzer
 [ -x "$pa" ] || { echo "bench: no perf_analyzer at $pa (build it first)" >&2; exit 1; }
 
-# shellcheck source=../servers/server_ctl.sh
-. "$root/tests/servers/server_ctl.sh"
-pa_server_start "$build" --grpc-port 0 --metrics-port -1
+# shellcheck source=lib.sh
+. "$root/tests/bench/lib.sh"
+bench_server_start "$build" --grpc-port 0 --metrics-port -1
 http=127.0.0.1:$PA_HTTP_PORT
 case $proto in
     http) target=(-u "$http") ;;
@@ -45,7 +45,7 @@ case $proto in
     *) echo "bench: PA_BENCH_PROTO must be http or grpc" >&2; exit 1 ;;
 esac
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pa-bench-mem.XXXXXX")
+tmp=$BENCH_TMP
 pa_pid=""
 cleanup() {
     if [ -n "$pa_pid" ] && kill -0 "$pa_pid" 2>/dev/null; then
@@ -56,13 +56,6 @@ cleanup() {
     pa_server_stop
 }
 trap cleanup EXIT
-
-server_count() {
-    curl -sf "http://$http/v2/models/$model/stats" |
-        python3 -c 'import json,sys
-d=json.load(sys.stdin)
-print(sum(int(m["inference_stats"]["success"]["count"]) for m in d["model_stats"]))'
-}
 
 run() { # label extra-args...
     local label=$1 samples=$tmp/$1.samples t0 rss now rc
@@ -75,7 +68,7 @@ run() { # label extra-args...
     while kill -0 "$pa_pid" 2>/dev/null; do
         rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pa_pid/status" 2>/dev/null) || rss=""
         now=$(date +%s%N)
-        [ -n "$rss" ] && echo "$(((now - t0) / 1000000)) $rss $(server_count)" >>"$samples"
+        [ -n "$rss" ] && echo "$(((now - t0) / 1000000)) $rss $(bench_server_count "$model")" >>"$samples"
         sleep 1
     done
     set +e
