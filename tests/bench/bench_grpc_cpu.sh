@@ -37,26 +37,17 @@ pa=$build/src/perf_analyzer
 bench_server_start "$build" --grpc-port 0 --delay-ms "$delay_ms"
 tmp=$BENCH_TMP
 
-http=127.0.0.1:$PA_HTTP_PORT
-grpc=127.0.0.1:$PA_GRPC_PORT
 
 echo "model $model, concurrency $conc, window $window_ms ms, server delay $delay_ms ms"
 printf '%-15s %10s %15s %10s %12s\n' mode requests cpu_us/request req/s client_cpu%
 for mode in $modes; do
-    case $mode in
-        http-sync) args=(-u "$http" --sync) ;;
-        http-async) args=(-u "$http" --async) ;;
-        grpc-sync) args=(-i grpc -u "$grpc" --sync) ;;
-        grpc-async) args=(-i grpc -u "$grpc" --async) ;;
-        grpc-streaming) args=(-i grpc -u "$grpc" --streaming) ;;
-        *) echo "bench: unknown mode '$mode'" >&2; exit 1 ;;
-    esac
+    bench_mode_args "$mode"
     before=$(bench_server_count "$model")
     start=$(date +%s.%N)
     # Exit status is reported, not fatal: an unstable run still did the work.
     set +e
     /usr/bin/time -f '%U %S' -o "$tmp/time" \
-        "$pa" -m "$model" "${args[@]}" --concurrency-range "$conc" -p "$window_ms" \
+        "$pa" -m "$model" "${MODE_ARGS[@]}" --concurrency-range "$conc" -p "$window_ms" \
         >"$tmp/out.$mode" 2>"$tmp/err.$mode"
     rc=$?
     set -e

@@ -35,8 +35,6 @@ command -v valgrind >/dev/null || { echo "bench: valgrind is needed" >&2; exit 1
 # shellcheck source=lib.sh
 . "$root/tests/bench/lib.sh"
 bench_server_start "$build" --grpc-port 0 --metrics-port -1
-http=127.0.0.1:$PA_HTTP_PORT
-grpc=127.0.0.1:$PA_GRPC_PORT
 
 # Instructions of one run under callgrind, then the requests it made: "Ir requests".
 measure() { # window_ms args...
@@ -57,16 +55,9 @@ echo "instructions per request (user space, callgrind), concurrency 8," \
     "windows ${short_ms} and ${long_ms} ms"
 printf '%-15s %12s %12s\n' mode requests instr/req
 for mode in $modes; do
-    case $mode in
-        http-sync) args=(-u "$http" --sync) ;;
-        http-async) args=(-u "$http" --async) ;;
-        grpc-sync) args=(-i grpc -u "$grpc" --sync) ;;
-        grpc-async) args=(-i grpc -u "$grpc" --async) ;;
-        grpc-streaming) args=(-i grpc -u "$grpc" --streaming) ;;
-        *) echo "bench: unknown mode '$mode'" >&2; exit 1 ;;
-    esac
-    read -r ir_s n_s < <(measure "$short_ms" "${args[@]}")
-    read -r ir_l n_l < <(measure "$long_ms" "${args[@]}")
+    bench_mode_args "$mode"
+    read -r ir_s n_s < <(measure "$short_ms" "${MODE_ARGS[@]}")
+    read -r ir_l n_l < <(measure "$long_ms" "${MODE_ARGS[@]}")
     dn=$((n_l - n_s))
     if [ "$dn" -gt 0 ]; then
         printf '%-15s %12d %12d\n' "$mode" "$dn" $(((ir_l - ir_s) / dn))

@@ -7,6 +7,10 @@
 #       successful inferences the server has counted for the model so far
 #       (GET /v2/models/<model>/stats): the request count a benchmark divides
 #       its client's cost by
+#   bench_mode_args <mode>
+#       perf_analyzer's target and mode arguments, into the array MODE_ARGS,
+#       for http-sync, http-async, grpc-sync, grpc-async or grpc-streaming
+#       (the server must have been started with --grpc-port for gRPC)
 
 # shellcheck source=../servers/server_ctl.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../servers/server_ctl.sh"
@@ -24,4 +28,16 @@ bench_server_count() {
         python3 -c 'import json,sys
 d=json.load(sys.stdin)
 print(sum(int(m["inference_stats"]["success"]["count"]) for m in d["model_stats"]))'
+}
+
+bench_mode_args() {
+    local http=127.0.0.1:$PA_HTTP_PORT grpc=127.0.0.1:$PA_GRPC_PORT
+    case $1 in
+        http-sync) MODE_ARGS=(-u "$http" --sync) ;;
+        http-async) MODE_ARGS=(-u "$http" --async) ;;
+        grpc-sync) MODE_ARGS=(-i grpc -u "$grpc" --sync) ;;
+        grpc-async) MODE_ARGS=(-i grpc -u "$grpc" --async) ;;
+        grpc-streaming) MODE_ARGS=(-i grpc -u "$grpc" --streaming) ;;
+        *) echo "bench: unknown mode '$1'" >&2; exit 1 ;;
+    esac
 }
