@@ -322,11 +322,15 @@ gpr_timespec gchan_deadline_ms(int64_t ms)
 
 int gchan_status(char *out, size_t n, grpc_status_code s, grpc_slice details)
 {
-    size_t len = GRPC_SLICE_LENGTH(details);
+    return gchan_status_text(out, n, (int)s, (const char *)GRPC_SLICE_START_PTR(details),
+                             GRPC_SLICE_LENGTH(details));
+}
+
+int gchan_status_text(char *out, size_t n, int status, const char *details, size_t len)
+{
     if (len)
-        snprintf(out, n, "%.*s", (int)(len < INT_MAX ? len : INT_MAX),
-                 (const char *)GRPC_SLICE_START_PTR(details));
+        snprintf(out, n, "%.*s", (int)(len < INT_MAX ? len : INT_MAX), details);
     else
-        snprintf(out, n, "gRPC call failed with status %d", (int)s);
-    return s == GRPC_STATUS_UNAVAILABLE ? PA_ECONN : PA_ESERVER;
+        snprintf(out, n, "gRPC call failed with status %d", status);
+    return status == GRPC_STATUS_UNAVAILABLE ? PA_ECONN : PA_ESERVER;
 }

@@ -130,5 +130,7 @@ gpr_timespec gchan_deadline_ms(int64_t ms);
  * returns our code for it: PA_ECONN for UNAVAILABLE, else PA_ESERVER.
  */
 int gchan_status(char *out, size_t n, grpc_status_code s, grpc_slice details);
+/* The same for a status and message that did not come through gRPC core (grpc_h2.c). */
+int gchan_status_text(char *out, size_t n, int status, const char *details, size_t len);
 
 #endif

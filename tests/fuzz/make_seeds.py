@@ -316,6 +316,96 @@ def stats_seeds():
     write(t, "cache_idle", b"\x02" + doc(10).encode())
 
 
+# ---- HPACK ------------------------------------------------------------------
+# Byte 0: SETTINGS_HEADER_TABLE_SIZE (low 2 bits: 4096 256 64 0); then header
+# blocks, each a 2-byte big-endian length and the block. The blocks are the
+# RFC 7541 Appendix C examples, decoded in sequence on one decoder.
+
+def hpack_huffman(data):
+    """Huffman-codes bytes with the table in src/client/hpack_huffman.c."""
+    import re
+    src = open(os.path.join(HERE, "..", "..", "src", "client", "hpack_huffman.c")).read()
+    body = src[src.index("HPACK_HUFFMAN_SYMBOLS] = {"):src.index("/* clang-format on */")]
+    table = [(int(c, 16), int(b)) for c, b in re.findall(r"\{(0x[0-9a-f]+), (\d+)\}", body)]
+    acc, bits, out = 0, 0, bytearray()
+    for byte in data:
+        code, n = table[byte]
+        acc, bits = acc << n | code, bits + n
+        while bits >= 8:
+            out.append(acc >> (bits - 8) & 0xFF)
+            bits -= 8
+    if bits:
+        out.append((acc << (8 - bits) | 0xFF >> bits) & 0xFF)
+    return bytes(out)
+
+
+def hpack_seeds():
+    t = "fuzz_client_hpack"
+
+    def seq(table_sel, *blocks):
+        out = bytes([table_sel])
+        for b in blocks:
+            b = bytes.fromhex(b) if isinstance(b, str) else b
+            out += struct.pack(">H", len(b)) + b
+        return out
+
+    c2 = ["400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572",
+          "040c 2f73 616d 706c 652f 7061 7468",
+          "1008 7061 7373 776f 7264 0673 6563 7265 74", "82"]
+    c3 = ["8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d",
+          "8286 84be 5808 6e6f 2d63 6163 6865",
+          "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65"]
+    c4 = ["8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff",
+          "8286 84be 5886 a8eb 1064 9cbf",
+          "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf"]
+    c5 = ["4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133 "
+          "2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70 "
+          "6c65 2e63 6f6d",
+          "4803 3330 37c1 c0bf",
+          "88c1 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133 2032 303a 3133 3a32 3220 474d "
+          "54c0 5a04 677a 6970 7738 666f 6f3d 4153 444a 4b48 514b 425a 584f 5157 454f 5049 "
+          "5541 5851 5745 4f49 553b 206d 6178 2d61 6765 3d33 3630 303b 2076 6572 7369 6f6e 3d31"]
+    c6 = ["4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6 "
+          "2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3",
+          "4883 640e ffc1 c0bf",
+          "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab "
+          "77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f "
+          "9587 3160 65c0 03ed 4ee5 b106 3d50 07"]
+    write(t, "c2_literals", seq(0, *c2))
+    write(t, "c3_requests", seq(0, *c3))
+    write(t, "c4_requests_huffman", seq(0, *c4))
+    write(t, "c5_responses", seq(1, *c5))
+    write(t, "c6_responses_huffman", seq(1, *c6))
+    # The same with a size update to 256 in front of the first block.
+    write(t, "c6_size_update", seq(0, "3fe101" + c6[0].replace(" ", ""), *c6[1:]))
+    # Size updates: to 0 and back, then fields; a small table evicting on every insert.
+    write(t, "size_updates", seq(0, "20 3fe11f 82", "3f45 4001 6101 62 7e02 7a7a", "be bf"))
+    # Every octet once, Huffman-coded, as a never-indexed value with a new name.
+    every = hpack_huffman(bytes(range(256)))
+    write(t, "huffman_all_octets", seq(0, b"\x10\x01z" + hpack_int(0x80, 7, len(every)) + every))
+    # What hpack_encode_literal sends: a new name, and static name indexes 4 and 61.
+    lit = (b"\x00" + hpack_str(b"x-request-id") + hpack_str(b"42")
+           + hpack_int(0x00, 4, 4) + hpack_str(b"/v2/models/simple/infer")
+           + hpack_int(0x00, 4, 61) + hpack_str(b"Basic"))
+    write(t, "encoder_forms", seq(0, lit))
+
+
+def hpack_int(flags, prefix_bits, v):
+    """An integer with an N-bit prefix (RFC 7541 5.1)."""
+    top = (1 << prefix_bits) - 1
+    if v < top:
+        return bytes([flags | v])
+    out, v = bytearray([flags | top]), v - top
+    while v >= 0x80:
+        out.append(0x80 | v & 0x7F)
+        v >>= 7
+    return bytes(out + bytes([v]))
+
+
+def hpack_str(b):
+    """A plain (non-Huffman) string literal."""
+    return hpack_int(0x00, 7, len(b)) + b
+
 if __name__ == "__main__":
     grpc_seeds()
     http_seeds()
@@ -324,3 +414,4 @@ if __name__ == "__main__":
     data_seeds()
     model_seeds()
     stats_seeds()
+    hpack_seeds()

@@ -164,6 +164,9 @@ struct got {
     char err[256];
     struct pa_client *c;
     uint64_t send_ns, total_ns;
+    const void *expect;   /* non-NULL: OUTPUT0 must equal these bytes */
+    size_t expect_len;
+    int matched;
 };
 
 static void on_response(void *arg, const struct pa_response *r)
@@ -186,6 +189,12 @@ static void on_response(void *arg, const struct pa_response *r)
     struct pa_err err;
     if (r->null_response)
         return;
+    if (g->expect) {
+        if (pa_client_output(g->c, r, "OUTPUT0", &d, &n, &err) == PA_OK &&
+            n == g->expect_len && memcmp(d, g->expect, n) == 0)
+            g->matched++;
+        return;
+    }
     if (pa_client_output(g->c, r, "OUTPUT0", &d, &n, &err) == PA_OK && n == sizeof(g->out0))
         memcpy(g->out0, d, n);
     if (pa_client_output(g->c, r, "OUTPUT1", &d, &n, &err) == PA_OK && n == sizeof(g->out1))
@@ -337,6 +346,45 @@ static void test_infer_streaming(void **state)
     NEED_SERVER();
     run_simple(true, 1, 1);
     run_simple(true, 30, 3);
+}
+
+/*
+ * A 4 MiB tensor there and back, several at once: the request outgrows the
+ * server's flow-control windows and frame size, the response arrives in
+ * many frames.
+ */
+static void test_infer_large(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    struct pa_client c;
+    struct pa_options o;
+    struct got g;
+    struct pa_err err = {0};
+    open_client(&c, &o, &g, server_url, false);
+    size_t count = (size_t)1 << 20;
+    float *big = malloc(count * sizeof(*big));
+    assert_non_null(big);
+    for (size_t i = 0; i < count; i++)
+        big[i] = (float)(i % 1000) * 0.5f;
+    int64_t shape[2] = {1, (int64_t)count};
+    struct pa_input in = {"INPUT0", "FP32", shape, 2, big, count * sizeof(*big), NULL, 0};
+    struct pa_output out = {"OUTPUT0", NULL, 0, 0};
+    struct pa_infer_desc d = {"identity_fp32", "", &in, 1, &out, 1, false};
+    struct pa_prepared *p = NULL;
+    assert_int_equal(pa_client_prepare(&c, &d, &p, &err), PA_OK);
+    g.expect = big;
+    g.expect_len = count * sizeof(*big);
+    struct pa_send s = {0};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pa_client_submit(&c, p, &s, &err), PA_OK);
+    wait_all(&c);
+    if (g.n_error)
+        fail_msg("%s", g.err);
+    assert_int_equal(g.matched, 3);
+    pa_client_prepared_free(&c, p);
+    pa_client_close(&c);
+    free(big);
 }
 
 static void test_infer_errors(void **state)
@@ -541,6 +589,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_control_plane),
         cmocka_unit_test(test_infer_unary),
+        cmocka_unit_test(test_infer_large),
         cmocka_unit_test(test_infer_streaming),
         cmocka_unit_test(test_infer_errors),
         cmocka_unit_test(test_decoupled),
