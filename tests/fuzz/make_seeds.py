@@ -390,6 +390,45 @@ def hpack_seeds():
     write(t, "encoder_forms", seq(0, lit))
 
 
+def h2_seeds():
+    """fuzz_client_h2: byte 0 picks 1..3 calls; the rest is what the server sends."""
+    t = "fuzz_client_h2"
+
+    def frame(ftype, flags, sid, payload=b""):
+        return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+            struct.pack(">I", sid) + payload
+
+    def lit(name, value):  # literal without indexing, new name, plain strings
+        return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+    settings = frame(4, 0, 0) + frame(4, 1, 0)
+    head = b"\x88" + b"\x0f\x10\x10application/grpc"  # :status 200, content-type
+    msg = b"\x0a\x06simple\x1a\x0242"                   # model_name, id
+    body = b"\x00" + struct.pack(">I", len(msg)) + msg
+    trailers = lit(b"grpc-status", b"0")
+
+    def ok(sid):
+        return frame(1, 4, sid, head) + frame(0, 0, sid, body) + frame(1, 5, sid, trailers)
+
+    write(t, "ok-one", b"\x00" + settings + ok(1))
+    write(t, "ok-three", b"\x02" + settings + ok(3) + ok(1) + ok(5))
+    write(t, "trailers-only-error", b"\x00" + settings + frame(
+        1, 5, 1, head + lit(b"grpc-status", b"3") + lit(b"grpc-message", b"bad%20input")))
+    write(t, "goaway-retry", b"\x01" + settings + frame(7, 0, 0, struct.pack(">II", 0, 0)))
+    write(t, "refused", b"\x00" + settings + frame(3, 0, 1, struct.pack(">I", 7)))
+    write(t, "rst-cancel", b"\x00" + settings + frame(3, 0, 1, struct.pack(">I", 8)))
+    tune = frame(4, 0, 0, struct.pack(">HI", 4, 1 << 20) + struct.pack(">HI", 5, 1 << 15) +
+                 struct.pack(">HI", 3, 1))
+    write(t, "settings-ping-window", b"\x01" + tune + frame(6, 0, 0, b"12345678") +
+          frame(8, 0, 0, struct.pack(">I", 1 << 20)) + frame(8, 0, 1, struct.pack(">I", 100)) +
+          ok(1) + ok(3))
+    write(t, "continuation-padding", b"\x00" + settings +
+          frame(1, 0x8 | 0x20, 1, b"\x02" + b"\x00\x00\x00\x00\x10" + head[:5] + b"\x00\x00") +
+          frame(9, 4, 1, head[5:]) +
+          frame(0, 0x8, 1, b"\x03" + body + b"\x00\x00\x00") + frame(1, 5, 1, trailers))
+    write(t, "http-404", b"\x00" + settings + frame(1, 5, 1, b"\x8d"))  # :status 404
+
+
 def hpack_int(flags, prefix_bits, v):
     """An integer with an N-bit prefix (RFC 7541 5.1)."""
     top = (1 << prefix_bits) - 1
@@ -415,3 +454,4 @@ if __name__ == "__main__":
     model_seeds()
     stats_seeds()
     hpack_seeds()
+    h2_seeds()
