@@ -42,11 +42,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "client/hpack.h"
 #include "core/clock.h"
+#include "core/sock.h"
 #include "core/xalloc.h"
 
 #include "core/banned.h"
@@ -988,23 +988,10 @@ static bool read_some(struct h2_conn *h, bool block)
     return true;
 }
 
-static bool set_recv_timeout(struct h2_conn *h, int ms)
-{
-    if (h->rcvtimeo_ms == ms)
-        return true;
-    struct timeval tv = {0}; /* zero: no bound */
-    if (ms > 0)
-        tv = (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    if (setsockopt(h->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
-        return false;
-    h->rcvtimeo_ms = ms;
-    return true;
-}
-
 /* Waits up to `wait` ms (< 0: unbounded) for the socket and serves it. */
 static void wait_once(struct h2_conn *h, int wait)
 {
-    if (h->out_off < h->out.len || wait == 0 || !set_recv_timeout(h, wait)) {
+    if (h->out_off < h->out.len || wait == 0 || !sock_recv_timeout(h->fd, &h->rcvtimeo_ms, wait)) {
         struct pollfd pfd = {.fd = h->fd,
                              .events = (short)(POLLIN | (h->out_off < h->out.len ? POLLOUT : 0))};
         int n = poll(&pfd, 1, wait);

@@ -47,7 +47,6 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -58,6 +57,7 @@
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/sock.h"
 #include "core/json.h"
 #include "core/xalloc.h"
 #include "pa/client.h"
@@ -1055,20 +1055,6 @@ static struct conn *lone_receiver(const struct http_ctx *ctx)
     return cn;
 }
 
-/* Bounds a blocking recv() by `ms` (< 0: unbounded). Changes only when the caller's timeout does. */
-static bool set_recv_timeout(struct conn *cn, int ms)
-{
-    if (cn->rcvtimeo_ms == ms)
-        return true;
-    struct timeval tv = {0}; /* zero: no bound */
-    if (ms > 0)
-        tv = (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    if (setsockopt(cn->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
-        return false;
-    cn->rcvtimeo_ms = ms;
-    return true;
-}
-
 /*
  * The usual call waits once and returns with a response, so it reads no
  * clock: the first wait gets the whole timeout, and only a wake-up without
@@ -1092,7 +1078,7 @@ static int http_poll(struct pa_client *c, int timeout_ms, struct pa_err *err)
     int wait = timeout_ms;
     for (;;) {
         struct conn *lone = wait != 0 ? lone_receiver(ctx) : NULL;
-        if (lone && set_recv_timeout(lone, wait)) {
+        if (lone && sock_recv_timeout(lone->fd, &lone->rcvtimeo_ms, wait)) {
             on_readable(lone, true);
         } else {
             int n = epoll_wait(ctx->epfd, ctx->events, MAX_EVENTS, wait);

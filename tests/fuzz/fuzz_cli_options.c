@@ -22,6 +22,7 @@
 
 #include "cli/options.h"
 #include "core/xalloc.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,12 +37,6 @@ static FILE *devnull(void)
     if (!f)
         abort();
     return f;
-}
-
-static void check(bool ok)
-{
-    if (!ok)
-        __builtin_trap();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

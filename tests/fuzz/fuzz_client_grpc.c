@@ -37,24 +37,9 @@
 #include "client/grpc_wire.h"
 #include "grpc_service.pb-c.h"
 #include "model_config.pb-c.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(bool ok)
-{
-    if (!ok)
-        __builtin_trap();
-}
-
-/* Reads every byte so ASan sees a view pointing outside the message. */
-static unsigned touch(const void *p, size_t n)
-{
-    const volatile unsigned char *b = p;
-    unsigned s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += b[i];
-    return s;
-}
 
 /* a (ptr, len) view equals a protobuf-c string (compared only without NULs). */
 static bool same_str(const char *p, size_t n, const char *s)

@@ -27,24 +27,9 @@
 #include "client/hpack-internal.h"
 #include "client/hpack.h"
 #include "core/xalloc.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(bool ok)
-{
-    if (!ok)
-        __builtin_trap();
-}
-
-/* Reads every byte so ASan sees an out-of-bounds string; returns a sum. */
-static unsigned touch(const void *p, size_t n)
-{
-    const volatile unsigned char *b = p;
-    unsigned s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += b[i];
-    return s;
-}
 
 struct expect {
     const char *name;

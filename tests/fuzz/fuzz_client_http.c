@@ -29,26 +29,11 @@
 #include "client/http_codec.h"
 #include "core/buf.h"
 #include "core/xalloc.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_LOOKUPS 32
-
-static void check(bool ok)
-{
-    if (!ok)
-        __builtin_trap();
-}
-
-/* Reads every byte so ASan sees an out-of-bounds result; returns a sum. */
-static unsigned touch(const void *p, size_t n)
-{
-    const volatile unsigned char *b = p;
-    unsigned s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += b[i];
-    return s;
-}
 
 static void lookup(const char *body, size_t len, long json_len, cJSON **parsed,
                    const char *name, struct buf *scratch)

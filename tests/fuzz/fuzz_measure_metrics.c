@@ -20,14 +20,9 @@
 
 #include "core/xalloc.h"
 #include "measure/metrics.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(bool ok)
-{
-    if (!ok)
-        __builtin_trap();
-}
 
 static char *cstr(const uint8_t *p, size_t n)
 {

@@ -24,14 +24,9 @@
 #include <cjson/cJSON.h>
 
 #include "measure/server_stats.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(bool ok)
-{
-    if (!ok)
-        __builtin_trap();
-}
 
 static char n_m[] = "m", n_a[] = "a", n_b[] = "b", v_none[] = "", v_1[] = "1";
 static struct pa_name_version m_parts[] = {{n_a, v_none}, {n_b, v_1}};

@@ -29,14 +29,9 @@
 #include "cli/options.h"
 #include "model/model.h"
 #include "pa/client.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check(bool ok)
-{
-    if (!ok)
-        __builtin_trap();
-}
 
 static FILE *devnull(void)
 {
