@@ -1,5 +1,5 @@
 /*
- * HTTP/2 for gRPC unary calls (see grpc_h2.h for what and why).
+ * HTTP/2 for gRPC unary calls and streams (see grpc_h2.h for what and why).
  *
  * Streams. A call gets the next free odd stream id whose slot in the table
  * (id / 2 modulo its size) is empty, so a frame finds its call in O(1);
@@ -13,7 +13,10 @@
  * after the call's HEADERS, and the buffer is sent at once (MSG_DONTWAIT).
  * What the socket does not take is sent when it becomes writable; frames
  * the windows do not allow yet wait in the call (the `pending` FIFO) for a
- * WINDOW_UPDATE.
+ * WINDOW_UPDATE. A stream's messages are copied into the stream when sent
+ * (its callers' buffers are recycled as soon as submit returns) and framed
+ * from there the same way; a stream never sends END_STREAM: it lives until
+ * the server ends it or the connection closes.
  *
  * Receiving. The socket is blocking: when nothing waits to be written,
  * h2_poll waits inside recv() with SO_RCVTIMEO as the bound (the timeout is
@@ -21,7 +24,8 @@
  * Frames are parsed in the read buffer; DATA is appended to the call's
  * response, header blocks are decoded with the connection's HPACK decoder
  * (always, so that its dynamic table stays in step) and the call ends when
- * the server ends its stream.
+ * the server ends its stream. A stream's DATA is cut into gRPC messages as
+ * they complete, each handed to the message callback.
  *
  * Failures. EOF or a socket error fails every call on the connection with
  * UNAVAILABLE ("Socket closed", or the error's text), as gRPC core reports
@@ -133,11 +137,15 @@ struct call {
     struct bytes data;          /* DATA payloads */
     struct bytes msg;           /* grpc-message as received */
     struct call *next;          /* the free list, the waiting FIFO or the pending FIFO */
+    bool stream;                /* a stream (h2_stream_open): many messages each way */
+    struct bytes pend;          /* a stream's messages not framed yet, from pend_off */
+    size_t pend_off;
 };
 
 struct h2_conn {
     char *host, *port, *target;
     h2_done_fn *done;
+    h2_message_fn *message;
     void *done_arg;
     struct bytes head_block;    /* the request's header block, encoded once */
 
@@ -480,12 +488,21 @@ static void pump(struct h2_conn *h)
                 chunk = (uint64_t)h->conn_window;
             if (chunk > h->max_frame)
                 chunk = h->max_frame;
-            frame(h, (size_t)chunk, F_DATA, chunk == c->left ? FL_END_STREAM : 0, c->id);
+            /* A unary call's last DATA frame ends its stream; a stream stays open. */
+            frame(h, (size_t)chunk, F_DATA, !c->stream && chunk == c->left ? FL_END_STREAM : 0,
+                  c->id);
             unsigned char *to = bytes_room(&h->out, (size_t)chunk);
             h->out.len += (size_t)chunk;
             c->left -= chunk;
             c->send_window -= (int64_t)chunk;
             h->conn_window -= (int64_t)chunk;
+            if (c->stream) {
+                memcpy(to, c->pend.p + c->pend_off, (size_t)chunk);
+                c->pend_off += (size_t)chunk;
+                if (c->pend_off == c->pend.len)
+                    c->pend.len = c->pend_off = 0;
+                continue;
+            }
             while (chunk > 0) {
                 const struct h2_segment *s = &c->segs[c->seg_i];
                 size_t take = s->len - c->seg_off;
@@ -599,6 +616,7 @@ void h2_call(struct h2_conn *h, const struct h2_segment *segs, size_t n_segs, vo
         total += segs[i].len;
     }
     c->n_segs = n_segs + 1;
+    c->stream = false;
     c->prefix[0] = 0; /* not compressed */
     put_u32(c->prefix + 1, (uint32_t)total);
     c->tag = tag;
@@ -606,6 +624,43 @@ void h2_call(struct h2_conn *h, const struct h2_segment *segs, size_t n_segs, vo
     h->in_flight++;
     fifo_push(&h->wait_head, &h->wait_tail, c);
     admit(h);
+    flush(h);
+}
+
+struct h2_stream *h2_stream_open(struct h2_conn *h, void *tag)
+{
+    struct call *c = call_get(h);
+    c->stream = true;
+    c->tag = tag;
+    put_u32(c->prefix + 1, 0);
+    call_reset_exchange(c);
+    c->left = 0;
+    c->pend.len = c->pend_off = 0;
+    h->in_flight++;
+    fifo_push(&h->wait_head, &h->wait_tail, c);
+    return (struct h2_stream *)c;
+}
+
+void h2_stream_send(struct h2_conn *h, struct h2_stream *st, const struct h2_segment *segs,
+                    size_t n_segs)
+{
+    struct call *c = (struct call *)st;
+    uint64_t total = 0;
+    for (size_t i = 0; i < n_segs; i++)
+        total += segs[i].len;
+    unsigned char prefix[5] = {0};
+    put_u32(prefix + 1, (uint32_t)total);
+    bytes_put(&c->pend, prefix, sizeof(prefix));
+    for (size_t i = 0; i < n_segs; i++)
+        bytes_put(&c->pend, segs[i].data, segs[i].len);
+    c->left += sizeof(prefix) + total;
+    if (c->id && !c->pending) {
+        c->pending = true;
+        fifo_push(&h->pend_head, &h->pend_tail, c);
+    }
+    /* May connect, and fail the stream at once (its callback runs here). */
+    admit(h);
+    pump(h);
     flush(h);
 }
 
@@ -638,7 +693,7 @@ static void on_stream_end(struct h2_conn *h, struct call *c)
     }
     const unsigned char *body = NULL;
     size_t body_len = 0;
-    if (status == G_OK && c->data.len) {
+    if (status == G_OK && c->data.len && !c->stream) {
         uint32_t n = c->data.len >= 5 ? get_u32(c->data.p + 1) : 0;
         if (c->data.len < 5 || c->data.len - 5 < n || c->data.p[0] != 0) {
             status = G_INTERNAL;
@@ -782,12 +837,17 @@ static void on_goaway(struct h2_conn *h, const unsigned char *p, size_t len)
     h->going_away = true;
     /* Streams the server never processed go again on a new connection (gRPC's
      * transparent retry); in order, ahead of calls that were waiting anyway. */
-    struct call *retry_head = NULL, *retry_tail = NULL;
+    struct call *retry_head = NULL, *retry_tail = NULL, *gone = NULL;
     for (size_t i = 0; i < h->table_cap; i++) {
         struct call *c = h->table[i];
         if (!c || c->id <= last)
             continue;
         detach(h, c);
+        if (c->stream) { /* its messages are sent already: it cannot be replayed */
+            c->next = gone;
+            gone = c;
+            continue;
+        }
         call_reset_exchange(c);
         fifo_push(&retry_head, &retry_tail, c);
     }
@@ -797,12 +857,18 @@ static void on_goaway(struct h2_conn *h, const unsigned char *p, size_t len)
         if (!h->wait_tail)
             h->wait_tail = retry_tail;
     }
+    static const char why[] = "the server went away (GOAWAY) before processing the stream";
+    while (gone) {
+        struct call *next = gone->next;
+        finish(h, gone, G_UNAVAILABLE, why, sizeof(why) - 1, NULL, 0);
+        gone = next;
+    }
 }
 
 static void on_rst_stream(struct h2_conn *h, struct call *c, uint32_t code)
 {
     detach(h, c);
-    if (code == E_REFUSED_STREAM && !c->http_status) {
+    if (code == E_REFUSED_STREAM && !c->http_status && !c->stream) {
         call_reset_exchange(c); /* never processed: sent again */
         fifo_push(&h->wait_head, &h->wait_tail, c);
         return;
@@ -814,6 +880,39 @@ static void on_rst_stream(struct h2_conn *h, struct call *c, uint32_t code)
                                                  : G_INTERNAL;
     snprintf(h->errbuf, sizeof(h->errbuf), "Received RST_STREAM with error code %u", code);
     finish(h, c, status, h->errbuf, strlen(h->errbuf), NULL, 0);
+}
+
+/*
+ * Hands a stream's complete messages to the caller, keeps a partial one.
+ * False when the stream was ended (a compressed message we did not ask for).
+ */
+static bool stream_messages(struct h2_conn *h, struct call *c)
+{
+    size_t off = 0;
+    while (c->data.len - off >= 5) {
+        const unsigned char *m = c->data.p + off;
+        uint32_t n = get_u32(m + 1);
+        if (m[0] != 0) {
+            rst_stream(h, c->id, E_CANCEL);
+            detach(h, c);
+            static const char why[] = "a compressed response was not asked for";
+            finish(h, c, G_INTERNAL, why, sizeof(why) - 1, NULL, 0);
+            return false;
+        }
+        if (c->data.len - off - 5 < n)
+            break;
+        h->completed++;
+        unsigned gen = h->gen;
+        h->message(h->done_arg, c->tag, m + 5, n);
+        if (h->gen != gen)
+            return false; /* the callback's send broke the connection: c is finished */
+        off += 5 + (size_t)n;
+    }
+    if (off) {
+        memmove(c->data.p, c->data.p + off, c->data.len - off);
+        c->data.len -= off;
+    }
+    return true;
 }
 
 static void on_data(struct h2_conn *h, uint32_t id, unsigned flags, const unsigned char *p,
@@ -842,6 +941,8 @@ static void on_data(struct h2_conn *h, uint32_t id, unsigned flags, const unsign
         window_update(h, id, c->recv_unacked);
         c->recv_unacked = 0;
     }
+    if (c->stream && !stream_messages(h, c))
+        return;
     if (flags & FL_END_STREAM)
         on_stream_end(h, c);
 }
@@ -1077,11 +1178,12 @@ static void put_literal(struct bytes *b, unsigned index, const char *name, size_
 }
 
 struct h2_conn *h2_open(const char *target, const char *path, const struct h2_header *md,
-                        size_t n_md, h2_done_fn *done, void *arg)
+                        size_t n_md, h2_done_fn *done, h2_message_fn *message, void *arg)
 {
     struct h2_conn *h = xcalloc(1, sizeof(*h));
     h->fd = -1;
     h->done = done;
+    h->message = message;
     h->done_arg = arg;
     h->target = xstrdup(target);
     const char *colon = strrchr(target, ':');
@@ -1117,6 +1219,7 @@ static void free_call(struct call *c)
     free(c->segs);
     free(c->data.p);
     free(c->msg.p);
+    free(c->pend.p);
     free(c);
 }
 

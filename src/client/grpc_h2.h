@@ -1,8 +1,9 @@
 /*
- * A lean HTTP/2 client for gRPC unary calls on one plain-text connection:
- * the inference data path of the Triton gRPC backend when no TLS and no
- * compression are asked for (gRPC core keeps the control plane, TLS,
- * compression and streaming).
+ * A lean HTTP/2 client for gRPC calls on one plain-text connection: unary
+ * calls, and streams that carry many messages each way (ModelStreamInfer).
+ * The inference data path of the Triton gRPC backend when no TLS and no
+ * compression are asked for (gRPC core keeps the control plane, TLS and
+ * compression).
  *
  * Why: gRPC core spends ~60 000 instructions per unary call on its call
  * machinery; this path frames the call itself (HPACK-encoded headers made
@@ -57,24 +58,40 @@ struct h2_result {
     size_t body_len;
 };
 
+/* A unary call ended, or a stream did (then body is NULL). */
 typedef void h2_done_fn(void *arg, void *tag, const struct h2_result *r);
+/* One message a stream received; valid only during the call. */
+typedef void h2_message_fn(void *arg, void *tag, const unsigned char *msg, size_t len);
 
 /* Whether target is a plain "host:port" (or "[v6]:port") this client dials. */
 bool h2_target_ok(const char *target);
 
 /*
- * A connection to target for calls of `path`, with the given metadata.
- * Connects on the first call. Never fails (allocation aborts).
+ * A connection to target for calls (or streams) of `path`, with the given
+ * metadata; message is needed only for streams. Connects on the first call.
+ * Never fails (allocation aborts).
  */
 struct h2_conn *h2_open(const char *target, const char *path, const struct h2_header *md,
-                        size_t n_md, h2_done_fn *done, void *arg);
+                        size_t n_md, h2_done_fn *done, h2_message_fn *message, void *arg);
 
 /* Starts a unary call with the message made of segs; its bytes leave now. */
 void h2_call(struct h2_conn *h, const struct h2_segment *segs, size_t n_segs, void *tag);
 
 /*
+ * Streams. A stream stays open until the server ends it (done is called
+ * with its status) or the connection closes; it counts as one in flight
+ * meanwhile. h2_stream_send copies the message made of segs, so they need
+ * not outlive the call, and sends it as the windows allow. A stream is
+ * never sent again after GOAWAY or REFUSED_STREAM: it fails.
+ */
+struct h2_stream;
+struct h2_stream *h2_stream_open(struct h2_conn *h, void *tag);
+void h2_stream_send(struct h2_conn *h, struct h2_stream *s, const struct h2_segment *segs,
+                    size_t n_segs);
+
+/*
  * Waits up to timeout_ms (< 0: no bound) for completions and delivers them.
- * Returns as soon as one or more calls completed: the number completed.
+ * Returns as soon as calls completed or stream messages arrived: how many.
  */
 int h2_poll(struct h2_conn *h, int timeout_ms);
 

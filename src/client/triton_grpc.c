@@ -39,10 +39,13 @@
  * metadata, the unary batch and the control-plane call are grpc_chan.c's,
  * shared with tfserving.c.
  *
- * Unary calls over plain text without compression (the common case) skip
- * gRPC core: grpc_h2.c frames them on its own connection, at a fraction of
- * the CPU per call (docs/internals/grpc.md). The control plane stays on
- * gRPC core. PA_GRPC_TRANSPORT=core keeps inference on gRPC core too.
+ * Inference over plain text without compression (the common case) skips
+ * gRPC core: grpc_h2.c frames the unary calls, or the streams, on its own
+ * connection, at a fraction of the CPU per request (docs/internals/grpc.md).
+ * Slots, ids and response matching are the same; a stream's requests are
+ * copied by grpc_h2.c when submitted, so they have no write queue. The
+ * control plane stays on gRPC core. PA_GRPC_TRANSPORT=core keeps inference
+ * on gRPC core too.
  */
 #include <grpc/byte_buffer.h>
 #include <grpc/grpc.h>
@@ -119,6 +122,7 @@ struct slot {
 struct gstream {
     struct gtag t_read, t_write, t_status, t_close;
     struct gctx *g;
+    struct h2_stream *h2;       /* on our own HTTP/2 (then call is NULL) */
     grpc_call *call;
     bool dead;                  /* status received: no new work */
     bool writing, md_sent, first_read;
@@ -278,10 +282,16 @@ static void unary_done(struct gctx *g, struct slot *s)
     slot_put(g, s);
 }
 
-/* A unary call on our own HTTP/2 connection completed. */
+static void h2_stream_ended(struct gctx *g, struct gstream *st, const struct h2_result *r);
+
+/* A unary call (or, streaming, a stream) on our own HTTP/2 connection ended. */
 static void h2_done(void *arg, void *tag, const struct h2_result *r)
 {
     struct gctx *g = arg;
+    if (g->c->opts->streaming) {
+        h2_stream_ended(g, tag, r);
+        return;
+    }
     struct slot *s = tag;
     unary_finish(g, s, clock_now_ns(), r->status, r->message, r->message_len, r->body,
                  r->body_len);
@@ -433,6 +443,34 @@ static void stream_on_write(struct gctx *g, struct gstream *st)
     stream_free_if_idle(g, st);
 }
 
+/*
+ * One ModelStreamInferResponse of the stream: delivered to its request's
+ * slot. Returns the number of responses delivered (0 or 1).
+ */
+static int stream_message(struct gctx *g, struct gstream *st, const unsigned char *p, size_t len,
+                          uint64_t t0)
+{
+    uint64_t id;
+    if (gw_parse_stream_response(p, len, &g->view) != PA_OK ||
+        !gw_parse_id(g->view.id, g->view.id_len, &id))
+        return 0;
+    uint32_t index = (uint32_t)(id & SLOT_INDEX_MASK);
+    uint32_t gen = (uint32_t)(id >> SLOT_INDEX_BITS);
+    struct slot *s = index < g->n_slots ? g->slots[index] : NULL;
+    /* Responses for unknown or stale ids are dropped. */
+    if (!s || !s->busy || s->answered || s->gen != gen || s->stream != st)
+        return 0;
+    bool failed = g->view.error && g->view.error_len;
+    bool final = failed || gw_is_final(&g->view);
+    if (failed)
+        snprintf(g->errbuf, sizeof(g->errbuf), "%.*s", (int)g->view.error_len, g->view.error);
+    uint64_t t1 = clock_now_ns();
+    deliver(g, s, final, failed ? PA_ESERVER : PA_OK, g->errbuf, t0, t1 - t0);
+    if (final && !s->u.send_bb)
+        slot_put(g, s);
+    return 1;
+}
+
 /* Returns the number of responses delivered (0 or 1). */
 static int stream_on_read(struct gctx *g, struct gstream *st, bool ok)
 {
@@ -444,30 +482,10 @@ static int stream_on_read(struct gctx *g, struct gstream *st, bool ok)
         stream_free_if_idle(g, st);
         return 0;
     }
-    int delivered = 0;
     uint64_t t0 = clock_now_ns();
     size_t len;
     const unsigned char *p = gchan_bytes(&g->ch, bb, &len);
-    uint64_t id;
-    if (gw_parse_stream_response(p, len, &g->view) == PA_OK &&
-        gw_parse_id(g->view.id, g->view.id_len, &id)) {
-        uint32_t index = (uint32_t)(id & SLOT_INDEX_MASK);
-        uint32_t gen = (uint32_t)(id >> SLOT_INDEX_BITS);
-        struct slot *s = index < g->n_slots ? g->slots[index] : NULL;
-        /* Responses for unknown or stale ids are dropped. */
-        if (s && s->busy && !s->answered && s->gen == gen && s->stream == st) {
-            bool failed = g->view.error && g->view.error_len;
-            bool final = failed || gw_is_final(&g->view);
-            if (failed)
-                snprintf(g->errbuf, sizeof(g->errbuf), "%.*s", (int)g->view.error_len,
-                         g->view.error);
-            uint64_t t1 = clock_now_ns();
-            deliver(g, s, final, failed ? PA_ESERVER : PA_OK, g->errbuf, t0, t1 - t0);
-            delivered = 1;
-            if (final && !s->u.send_bb)
-                slot_put(g, s);
-        }
-    }
+    int delivered = stream_message(g, st, p, len, t0);
     grpc_byte_buffer_destroy(bb);
     if (!st->dead)
         stream_read(g, st);
@@ -475,7 +493,38 @@ static int stream_on_read(struct gctx *g, struct gstream *st, bool ok)
     return delivered;
 }
 
-static void stream_submit(struct gctx *g, struct slot *s, uint32_t index)
+/* --------------------------------------------- streams on our own HTTP/2 */
+
+static void h2_stream_on_message(void *arg, void *tag, const unsigned char *msg, size_t len)
+{
+    stream_message(arg, tag, msg, len, clock_now_ns());
+}
+
+/* The server (or the connection) ended an HTTP/2 stream: what is on it fails. */
+static void h2_stream_ended(struct gctx *g, struct gstream *st, const struct h2_result *r)
+{
+    st->status = (grpc_status_code)r->status;
+    st->details = grpc_slice_from_copied_buffer(r->message, r->message_len);
+    stream_dead(g, st);
+    grpc_slice_unref(st->details);
+    free(st);
+}
+
+static void h2_stream_submit(struct gctx *g, struct slot *s, uint32_t index, size_t n_segs)
+{
+    struct gstream *st = g->streams[index];
+    if (!st) {
+        st = g->streams[index] = xcalloc(1, sizeof(*st));
+        st->g = g;
+        st->h2 = h2_stream_open(g->h2, st);
+    }
+    s->stream = st;
+    st->in_flight++;
+    /* Copied by h2: nothing to release once it is sent. May end the stream at once. */
+    h2_stream_send(g->h2, st->h2, g->h2_segs, n_segs);
+}
+
+static void streams_reserve(struct gctx *g, uint32_t index)
 {
     if (index >= g->n_streams) {
         size_t n = (size_t)index + 1;
@@ -483,6 +532,11 @@ static void stream_submit(struct gctx *g, struct slot *s, uint32_t index)
         memset(g->streams + g->n_streams, 0, (n - g->n_streams) * sizeof(*g->streams));
         g->n_streams = n;
     }
+}
+
+static void stream_submit(struct gctx *g, struct slot *s, uint32_t index)
+{
+    streams_reserve(g, index);
     struct gstream *st = g->streams[index];
     if (!st)
         st = g->streams[index] = stream_open(g);
@@ -548,7 +602,12 @@ static int g_submit(struct pa_client *c, struct pa_prepared *p, const struct pa_
         g->h2_segs[n] = (struct h2_segment){s->suffix, gw_encode_send(s->suffix, slot_id(s), send)};
         s->send_ns = clock_now_ns() - s->start_ns;
         g->in_flight++;
-        h2_call(g->h2, g->h2_segs, n + 1, s);
+        if (c->opts->streaming) {
+            streams_reserve(g, send->stream);
+            h2_stream_submit(g, s, send->stream, n + 1);
+        } else {
+            h2_call(g->h2, g->h2_segs, n + 1, s);
+        }
         return PA_OK;
     }
     for (size_t i = 0; i < n; i++)
@@ -871,13 +930,13 @@ static int build_params(struct gctx *g, const struct pa_options *o, struct pa_er
     return PA_OK;
 }
 
-/* Unary inference on our own HTTP/2: plain text, no compression, a host:port target. */
+/* Inference on our own HTTP/2: plain text, no compression, a host:port target. */
 static bool own_http2(const struct pa_options *o)
 {
     const char *t = getenv("PA_GRPC_TRANSPORT");
     if (t && strcmp(t, "core") == 0)
         return false;
-    return !o->streaming && !o->ssl_grpc_use_ssl && o->grpc_compression == PA_COMPRESS_NONE &&
+    return !o->ssl_grpc_use_ssl && o->grpc_compression == PA_COMPRESS_NONE &&
            h2_target_ok(o->url);
 }
 
@@ -903,7 +962,8 @@ static int g_open(struct pa_client *c, struct pa_err *err)
                                        GRPC_SLICE_LENGTH(g->ch.md[i].key),
                                        (const char *)GRPC_SLICE_START_PTR(g->ch.md[i].value),
                                        GRPC_SLICE_LENGTH(g->ch.md[i].value)};
-        g->h2 = h2_open(o->url, SVC "ModelInfer", md, g->ch.n_md_infer, h2_done, g);
+        g->h2 = h2_open(o->url, o->streaming ? SVC "ModelStreamInfer" : SVC "ModelInfer", md,
+                        g->ch.n_md_infer, h2_done, h2_stream_on_message, g);
         free(md);
     }
     g->m_infer = grpc_channel_register_call(g->ch.channel, SVC "ModelInfer", NULL, NULL);
@@ -959,9 +1019,15 @@ static void g_close(struct pa_client *c)
     struct gctx *g = c->ctx;
     if (!g)
         return;
-    /* Calls still on our HTTP/2 connection end without callbacks. */
-    h2_close(g->h2);
-    g->h2 = NULL;
+    /* Calls and streams still on our HTTP/2 connection end without callbacks. */
+    if (g->h2) {
+        h2_close(g->h2);
+        g->h2 = NULL;
+        for (size_t i = 0; i < g->n_streams; i++) {
+            free(g->streams[i]);
+            g->streams[i] = NULL;
+        }
+    }
     if (g->ch.cq)
         drain(g);
     gchan_close(&g->ch);

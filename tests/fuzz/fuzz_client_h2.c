@@ -3,7 +3,8 @@
  * input is everything a server sends back on one connection.
  *
  * Each run: a listener on 127.0.0.1 (made once), h2_open + 1..3 unary
- * calls (byte 0 mod 3 + 1), accept, read what the client sent, write the
+ * calls (byte 0 mod 3 + 1), or with byte 0 bit 2 one stream carrying that
+ * many messages, accept, read what the client sent, write the
  * rest of the input as the server's bytes, then end the server's side. The
  * client must finish every call — with a response, a status or an error —
  * once the connection ends; connections it opens again (a GOAWAY or
@@ -61,6 +62,13 @@ static void on_done(void *arg, void *tag, const struct h2_result *r)
     s->done++;
 }
 
+static void on_message(void *arg, void *tag, const unsigned char *msg, size_t len)
+{
+    struct seen *s = arg;
+    (void)tag;
+    s->sum += touch(msg, len);
+}
+
 /* Closes any connection the client opened again (a retry): it then fails. */
 static void refuse_new(void)
 {
@@ -76,17 +84,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     int calls = 1 + data[0] % 3;
+    bool streaming = data[0] & 4;
     data++;
     size--;
 
     struct seen seen = {0};
     struct h2_header md = {"x-fuzz", 6, "1", 1};
     struct h2_conn *h = h2_open(target, "/inference.GRPCInferenceService/ModelInfer", &md, 1,
-                                on_done, &seen);
+                                on_done, on_message, &seen);
     static const unsigned char msg[] = {0x0a, 0x06, 's', 'i', 'm', 'p', 'l', 'e'};
     struct h2_segment seg = {msg, sizeof(msg)};
-    for (int i = 0; i < calls; i++)
-        h2_call(h, &seg, 1, NULL);
+    struct h2_stream *st = streaming ? h2_stream_open(h, NULL) : NULL;
+    for (int i = 0; i < calls; i++) {
+        if (st)
+            h2_stream_send(h, st, &seg, 1);
+        else
+            h2_call(h, &seg, 1, NULL);
+    }
 
     int s = accept(listener, NULL, NULL);
     check(s >= 0);
@@ -108,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ;
     }
     check(h2_in_flight(h) == 0);
-    check(seen.done == calls);
+    check(seen.done == (streaming ? 1 : calls));
     h2_close(h);
     close(s);
     refuse_new();

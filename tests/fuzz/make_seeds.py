@@ -427,6 +427,12 @@ def h2_seeds():
           frame(9, 4, 1, head[5:]) +
           frame(0, 0x8, 1, b"\x03" + body + b"\x00\x00\x00") + frame(1, 5, 1, trailers))
     write(t, "http-404", b"\x00" + settings + frame(1, 5, 1, b"\x8d"))  # :status 404
+    # Byte 0 bit 2: one stream carrying the calls' messages.
+    write(t, "stream-two-messages", b"\x05" + settings + frame(1, 4, 1, head) +
+          frame(0, 0, 1, body + body[:4]) + frame(0, 0, 1, body[4:]) + frame(1, 5, 1, trailers))
+    write(t, "stream-ended-by-status", b"\x06" + settings + frame(1, 4, 1, head) +
+          frame(0, 0, 1, body) + frame(1, 5, 1, lit(b"grpc-status", b"14") +
+                                       lit(b"grpc-message", b"stream%20closed")))
 
 
 def hpack_int(flags, prefix_bits, v):
