@@ -36,16 +36,30 @@ void seq_table_free(struct seq_table *t)
     free(t);
 }
 
+static bool id_in_use(struct seq_table *t, uint64_t id)
+{
+    for (size_t i = 0; i < t->n_slots; i++)
+        if (atomic_load(&t->slots[i].id) == id)
+            return true;
+    return false;
+}
+
 uint64_t seq_table_next_id(struct seq_table *t, size_t slot)
 {
     uint64_t old = atomic_load(&t->slots[slot].id);
-    uint64_t c = atomic_fetch_add(&t->counter, 1);
-    uint64_t candidate = c % t->p.id_range + t->p.id_start;
-    /* Still in use by a live slot: keep this slot's previous id (the original's rule). */
-    for (size_t i = 0; i < t->n_slots; i++)
-        if (atomic_load(&t->slots[i].id) == candidate)
+    for (uint64_t tries = 1;; tries++) {
+        uint64_t c = atomic_fetch_add(&t->counter, 1);
+        uint64_t candidate = c % t->p.id_range + t->p.id_start;
+        if (!id_in_use(t, candidate))
+            return candidate;
+        /* Still in use by a live slot: keep this slot's previous id (the original's rule). */
+        if (old != 0)
             return old;
-    return candidate;
+        /* The slot's first sequence has no previous id: the original would send id 0,
+         * which servers refuse. Draw again; a range smaller than the slots must share. */
+        if (tries >= t->p.id_range)
+            return candidate;
+    }
 }
 
 uint64_t seq_length(uint64_t base, double variation, double u)

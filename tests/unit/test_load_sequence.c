@@ -52,6 +52,25 @@ static void test_id_collision_keeps_previous(void **state)
     seq_table_free(t);
 }
 
+/* A slot's first sequence never gets id 0 (the original's rule would send it). */
+static void test_first_id_collision_draws_again(void **state)
+{
+    (void)state;
+    struct seq_params p = params(5, 4); /* ids 5..8 */
+    struct seq_table *t = seq_table_create(&p, NULL, 4);
+    atomic_store(&t->slots[0].id, 5); /* counter 0's and 1's candidates are taken */
+    atomic_store(&t->slots[1].id, 6);
+    assert_int_equal(seq_table_next_id(t, 3), 7); /* slot 3 has no previous id */
+    /* Every id of the range is held: a first sequence shares one rather than send 0. */
+    struct seq_table *u = seq_table_create(&p, NULL, 5);
+    for (size_t i = 0; i < 4; i++)
+        atomic_store(&u->slots[i].id, 5 + i);
+    uint64_t id = seq_table_next_id(u, 4);
+    assert_true(id >= 5 && id <= 8);
+    seq_table_free(u);
+    seq_table_free(t);
+}
+
 static void test_length_formula(void **state)
 {
     (void)state;
@@ -199,6 +218,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_id_wrap),
         cmocka_unit_test(test_id_collision_keeps_previous),
+        cmocka_unit_test(test_first_id_collision_draws_again),
         cmocka_unit_test(test_length_formula),
         cmocka_unit_test(test_flags_and_steps),
         cmocka_unit_test(test_close_open_sequence),
