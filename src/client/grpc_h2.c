@@ -1,7 +1,7 @@
 /*
  * HTTP/2 for gRPC unary calls and streams (see grpc_h2.h for what and why).
  *
- * Streams. A call gets the next free odd stream id whose slot in the table
+ * Stream ids. A call gets the next free odd stream id whose slot in the table
  * (id / 2 modulo its size) is empty, so a frame finds its call in O(1);
  * skipping ids is allowed (RFC 9113 §5.1.1). Calls that cannot open a
  * stream yet (not connected, the server's stream limit, GOAWAY, ids used
@@ -242,11 +242,13 @@ static void call_put(struct h2_conn *h, struct call *c)
     h->free_calls = c;
 }
 
+/* Back to "not sent": a new call, a new stream, or a unary call sent again. */
 static void call_reset_exchange(struct call *c)
 {
     c->id = 0;
     c->seg_i = c->seg_off = 0;
-    c->left = get_u32(c->prefix + 1) + (uint64_t)sizeof(c->prefix);
+    c->left = c->stream ? c->pend.len - c->pend_off
+                        : get_u32(c->prefix + 1) + (uint64_t)sizeof(c->prefix);
     c->pending = false;
     c->http_status = 0;
     c->grpc_status = -1;
@@ -632,10 +634,8 @@ struct h2_stream *h2_stream_open(struct h2_conn *h, void *tag)
     struct call *c = call_get(h);
     c->stream = true;
     c->tag = tag;
-    put_u32(c->prefix + 1, 0);
-    call_reset_exchange(c);
-    c->left = 0;
     c->pend.len = c->pend_off = 0;
+    call_reset_exchange(c);
     h->in_flight++;
     fifo_push(&h->wait_head, &h->wait_tail, c);
     return (struct h2_stream *)c;
@@ -730,6 +730,15 @@ static bool name_is(const char *name, size_t len, const char *want)
     return len == strlen(want) && memcmp(name, want, len) == 0;
 }
 
+/* A status code's value: its first few digits (bounded, so it cannot overflow). */
+static int small_number(const char *s, size_t len)
+{
+    int v = 0;
+    for (size_t i = 0; i < len && i < 4; i++)
+        v = v * 10 + (s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : 0);
+    return v;
+}
+
 static void on_field(void *arg, const char *name, size_t name_len, const char *value,
                      size_t value_len)
 {
@@ -737,15 +746,9 @@ static void on_field(void *arg, const char *name, size_t name_len, const char *v
     if (!c)
         return;
     if (name_is(name, name_len, ":status")) {
-        int v = 0;
-        for (size_t i = 0; i < value_len && i < 4; i++)
-            v = v * 10 + (value[i] >= '0' && value[i] <= '9' ? value[i] - '0' : 0);
-        c->http_status = v;
+        c->http_status = small_number(value, value_len);
     } else if (name_is(name, name_len, "grpc-status")) {
-        int v = 0;
-        for (size_t i = 0; i < value_len && i < 3; i++)
-            v = v * 10 + (value[i] >= '0' && value[i] <= '9' ? value[i] - '0' : 0);
-        c->grpc_status = v;
+        c->grpc_status = small_number(value, value_len);
     } else if (name_is(name, name_len, "grpc-message")) {
         /* Percent-decoded (the gRPC spec's encoding of the status message). */
         c->msg.len = 0;
@@ -1073,20 +1076,17 @@ static void parse(struct h2_conn *h)
     }
 }
 
-/* One read: false when nothing came within the wait (or it was interrupted). */
-static bool read_some(struct h2_conn *h, bool block)
+/* One read and what it brings; nothing when the wait passed or was interrupted. */
+static void read_some(struct h2_conn *h, bool block)
 {
     bytes_room(&h->in, READ_ROOM);
     ssize_t n = recv(h->fd, h->in.p + h->in.len, h->in.cap - h->in.len, block ? 0 : MSG_DONTWAIT);
     if (n > 0) {
         h->in.len += (size_t)n;
         parse(h);
-        return true;
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        conn_fail(h, n == 0 ? "Socket closed" : strerror(errno));
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return false;
-    conn_fail(h, n == 0 ? "Socket closed" : strerror(errno));
-    return true;
 }
 
 /* Waits up to `wait` ms (< 0: unbounded) for the socket and serves it. */

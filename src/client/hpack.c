@@ -449,7 +449,7 @@ int hpack_decode(struct hpack_decoder *d, const uint8_t *block, size_t len, hpac
             rc = indexed_field(d, &p, end, fn, arg);
         else if (first & 0x40)
             rc = literal_field(d, &p, end, 6, true, fn, arg);
-        else /* 0000xxxx without indexing, 0001xxxx never indexed: the same to a decoder */
+        else /* 0000 without indexing, 0001 never indexed (high nibble): the same to a decoder */
             rc = literal_field(d, &p, end, 4, false, fn, arg);
         if (rc < 0) {
             d->failed = true;
@@ -507,7 +507,7 @@ size_t hpack_encode_literal(uint8_t *out, size_t cap, unsigned name_index, const
         need += int_len(7, name_len) + name_len;
     if (need > cap)
         return need;
-    /* 0000xxxx: literal without indexing, name index in the 4-bit prefix (0 = new name). */
+    /* High nibble 0000: literal without indexing, name index in the low 4 bits (0 = new name). */
     uint8_t *p = put_int(out, 0x00, 4, name_index);
     if (name_index == 0)
         p = put_string(p, name, name_len);

@@ -289,7 +289,7 @@ static CURLcode conn_open(struct conn *cn)
     cn->fd = s;
     /*
      * A plain socket is made blocking so that a lone request can wait for
-     * its answer inside recv() (see wait_alone); every other call on it
+     * its answer inside recv() (see lone_receiver); every other call on it
      * passes MSG_DONTWAIT. TLS bytes go through libcurl, which needs its
      * socket non-blocking.
      */
